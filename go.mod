@@ -1,0 +1,3 @@
+module netspace
+
+go 1.26.8
