@@ -69,6 +69,15 @@ func RecordPattern(l *Label, fields ...*Pattern) *Pattern {
 	return &Pattern{kind: patRec, label: l, fields: fs}
 }
 
+// RecordLabel returns the label a record pattern matches, or nil for other
+// patterns.
+func (p *Pattern) RecordLabel() *Label {
+	if p.kind != patRec {
+		return nil
+	}
+	return p.label
+}
+
 // Label implements Record.
 func (p *Pattern) Label() *Label {
 	switch p.kind {

@@ -1,0 +1,118 @@
+package actors
+
+import (
+	"sync"
+
+	ds "netspace/dataspace"
+)
+
+// committer applies one actor's effects to the shared index and turns the
+// index's events into deliveries. Assertion changes take the index's write
+// lock; messages are routed under the read lock, on the sender's
+// goroutine, straight into the observers' mailboxes — many senders route
+// concurrently and no goroutine sits in the middle. Deliveries are made
+// while the lock is held, so every observer sees events in the order the
+// index produced them.
+type committer struct {
+	actor *Actor
+}
+
+var committerPool = sync.Pool{New: func() any { return new(committer) }}
+
+func getCommitter(a *Actor) *committer {
+	c := committerPool.Get().(*committer)
+	c.actor = a
+	return c
+}
+
+func putCommitter(c *committer) {
+	c.actor = nil
+	committerPool.Put(c)
+}
+
+func (c *committer) assert(r ds.Record) {
+	sys := c.actor.sys
+	if sys.tracer.on(r) {
+		sys.tracer.record("assert", c.actor, r)
+	}
+	sys.mu.Lock()
+	defer sys.mu.Unlock()
+	sys.ix.Assert(r, c)
+}
+
+func (c *committer) retract(r ds.Record) {
+	sys := c.actor.sys
+	if sys.tracer.on(r) {
+		sys.tracer.record("retract", c.actor, r)
+	}
+	sys.mu.Lock()
+	defer sys.mu.Unlock()
+	sys.ix.Retract(r, c)
+}
+
+func (c *committer) send(m ds.Record) {
+	sys := c.actor.sys
+	if sys.tracer.on(m) {
+		sys.tracer.record("message", c.actor, m)
+	}
+	sys.messages.Add(1)
+	sys.mu.RLock()
+	defer sys.mu.RUnlock()
+	sys.ix.Message(m, c)
+}
+
+func (c *committer) observe(s *Subscription) {
+	a := c.actor
+	sys := a.sys
+	s.assert = &ds.Observe{Pattern: s.pattern}
+	if sys.tracer.on(s.assert) {
+		sys.tracer.record("assert", a, s.assert)
+	}
+	if a.subs == nil {
+		a.subs = map[*Subscription]struct{}{}
+	}
+	a.subs[s] = struct{}{}
+	sys.mu.Lock()
+	defer sys.mu.Unlock()
+	s.obs = sys.ix.AddObserver(s.pattern, s, c)
+	sys.ix.Assert(s.assert, c)
+}
+
+func (c *committer) unobserve(s *Subscription) {
+	if s.dead {
+		return
+	}
+	s.dead = true
+	a := c.actor
+	sys := a.sys
+	delete(a.subs, s)
+	if sys.tracer.on(s.assert) {
+		sys.tracer.record("retract", a, s.assert)
+	}
+	sys.mu.Lock()
+	defer sys.mu.Unlock()
+	sys.ix.RemoveObserver(s.obs)
+	sys.ix.Retract(s.assert, c)
+}
+
+// Added implements dataspace.Sink.
+func (c *committer) Added(o *ds.Observer, caps []ds.Value) {
+	c.event(o, evAdded, caps, nil)
+}
+
+// Removed implements dataspace.Sink.
+func (c *committer) Removed(o *ds.Observer, caps []ds.Value) {
+	c.event(o, evRemoved, caps, nil)
+}
+
+// Message implements dataspace.Sink.
+func (c *committer) Message(o *ds.Observer, m ds.Record) {
+	c.event(o, evMessage, nil, m)
+}
+
+func (c *committer) event(o *ds.Observer, kind evKind, caps []ds.Value, m ds.Record) {
+	s := o.Target.(*Subscription)
+	d := deliveryPool.Get().(*delivery)
+	d.kind, d.sub, d.caps, d.rec = kind, s, caps, m
+	s.actor.sys.deliver(s.actor, d)
+}
