@@ -116,7 +116,7 @@ func TestCrashIsContainedAndAtomic(t *testing.T) {
 		t.Assert(fact("kept-until-crash", 1))
 		t.Observe(ds.RecordPattern(lMsg, ds.Lit(ds.String("victim")), ds.Discard), Handler{
 			Message: func(t *Turn, m ds.Record) {
-				t.Assert(fact("never", 1))    // discarded: the turn panics
+				t.Assert(fact("never", 1))  // discarded: the turn panics
 				t.Send(msg("listener", 99)) // discarded too
 				panic("boom")
 			},
