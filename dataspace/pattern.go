@@ -259,26 +259,6 @@ func pathsEqual(a, b []path) bool {
 	return true
 }
 
-// step returns field i of v if v is a record with more than i fields.
-func step(v Value, i int) (Value, bool) {
-	r := v.AsRecord()
-	if r == nil || i >= r.Arity() {
-		return Value{}, false
-	}
-	return r.Field(i), true
-}
-
-// at returns the value at path p under v.
-func at(v Value, p path) (Value, bool) {
-	for _, i := range p {
-		var ok bool
-		if v, ok = step(v, i); !ok {
-			return v, false
-		}
-	}
-	return v, true
-}
-
 // class is what a record pattern requires at a path: a label and arity.
 type class struct {
 	label *Label
