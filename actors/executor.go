@@ -38,7 +38,7 @@ func (p *protoActor) Receive(ctx actor.Context) {
 }
 
 func newProtoExecutor(log *zap.Logger, throughput int) *protoExecutor {
-	named := log.Named("protoactor")
+	named := log.Named("protoactor").WithOptions(zap.IncreaseLevel(zapcore.WarnLevel))
 	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
 		return slog.New(&zapSlog{log: named})
 	}))

@@ -152,7 +152,9 @@ func (rf RecordFields) MarshalLogObject(enc zapcore.ObjectEncoder) error {
 			enc.AddInt(key+"_len", len(v.AsBytes()))
 			enc.AddString(key, v.String())
 		case ds.KindRecord:
-			if err := enc.AddObject(key, RecordFields{v.AsRecord()}); err != nil {
+			if p, ok := v.AsRecord().(*ds.Pattern); ok {
+				enc.AddString(key, p.String())
+			} else if err := enc.AddObject(key, RecordFields{v.AsRecord()}); err != nil {
 				return err
 			}
 		default:
