@@ -465,3 +465,20 @@ func BenchmarkFanIn(b *testing.B) {
 	wg.Wait()
 	<-done
 }
+
+// BenchmarkTraceCheck is the cost tracing adds to every event when it is
+// off: one atomic load of the label's switch.
+func BenchmarkTraceCheck(b *testing.B) {
+	tr := newTracer(zap.NewNop())
+	m := msg("x", 1)
+	n := 0
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if tr.on(m) {
+			n++
+		}
+	}
+	if n != 0 {
+		b.Fatal("traced while off")
+	}
+}
