@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	ds "netspace/dataspace"
@@ -32,6 +33,10 @@ type Actor struct {
 	early   []*delivery // deliveries that arrived before the boot turn ended
 	watch   []func()    // run once the actor has stopped
 	state   any         // executor's per-actor state, set before started
+
+	msgLimit atomic.Int64  // 0: unbounded; else most messages queued at once
+	queued   atomic.Int64  // messages queued now
+	dropped  atomic.Uint64 // messages dropped at the limit
 }
 
 // ID returns the actor's unique number.
@@ -85,6 +90,19 @@ func (a *Actor) Watch(f func()) {
 	a.mu.Unlock()
 }
 
+// SetMessageLimit bounds the actor's mailbox for messages: when n
+// messages are queued, further ones are dropped and counted (see
+// [Actor.Dropped]) instead of growing memory without bound. Assertion
+// events and injected turns are never dropped. 0 means unbounded, the
+// default.
+func (t *Turn) SetMessageLimit(n int) { t.actor.msgLimit.Store(int64(n)) }
+
+// Dropped returns how many messages the actor's limit has dropped.
+func (a *Actor) Dropped() uint64 { return a.dropped.Load() }
+
+// Queued returns how many messages wait in the actor's mailbox.
+func (a *Actor) Queued() int64 { return a.queued.Load() }
+
 // Stop asks the actor to stop, from any goroutine.
 func (a *Actor) Stop() { a.Inject(func(t *Turn) { t.Stop() }) }
 
@@ -111,6 +129,9 @@ var deliveryPool = sync.Pool{New: func() any { return new(delivery) }}
 // handle runs one delivery as a turn. It is called by the executor, one
 // delivery at a time per actor.
 func (a *Actor) handle(d *delivery) {
+	if d.kind == evMessage {
+		a.queued.Add(-1)
+	}
 	if a.isDead() {
 		freeDelivery(d)
 		return

@@ -482,3 +482,33 @@ func BenchmarkTraceCheck(b *testing.B) {
 		b.Fatal("traced while off")
 	}
 }
+
+func TestMessageLimitDropsOnlyMessages(t *testing.T) {
+	sys := NewSystem(Deterministic())
+	l := &log{}
+	slow := sys.Spawn("slow", func(t *Turn) {
+		t.SetMessageLimit(3)
+		t.Observe(ds.RecordPattern(lMsg, ds.Lit(ds.String("slow")), ds.CaptureAny), Handler{
+			Message: func(t *Turn, m ds.Record) { l.add("m%v", t.Captures()[0]) },
+		})
+		t.Observe(ds.RecordPattern(lFact, ds.CaptureAny, ds.Discard), Handler{
+			Added: func(t *Turn, c []ds.Value) { l.add("+%v", c[0]) },
+		})
+	})
+	sys.Quiesce()
+	sys.Spawn("flood", func(t *Turn) {
+		for i := 0; i < 10; i++ {
+			t.Send(msg("slow", int64(i)))
+		}
+		for i := 0; i < 5; i++ {
+			t.Assert(fact(fmt.Sprint(i), 0))
+		}
+	})
+	sys.Quiesce()
+	if got := l.take(); got != `m0; m1; m2; +"0"; +"1"; +"2"; +"3"; +"4"` {
+		t.Fatalf("got %q", got)
+	}
+	if slow.Dropped() != 7 || slow.Queued() != 0 {
+		t.Fatalf("dropped %d, queued %d", slow.Dropped(), slow.Queued())
+	}
+}

@@ -112,7 +112,17 @@ func (c *committer) Message(o *ds.Observer, m ds.Record) {
 
 func (c *committer) event(o *ds.Observer, kind evKind, caps []ds.Value, m ds.Record) {
 	s := o.Target.(*Subscription)
+	a := s.actor
+	if kind == evMessage {
+		if lim := a.msgLimit.Load(); lim > 0 && a.queued.Load() >= lim {
+			a.dropped.Add(1)
+			return
+		}
+		a.queued.Add(1)
+	}
 	d := deliveryPool.Get().(*delivery)
 	d.kind, d.sub, d.caps, d.rec = kind, s, caps, m
-	s.actor.sys.deliver(s.actor, d)
+	if !a.sys.deliver(a, d) && kind == evMessage {
+		a.queued.Add(-1)
+	}
 }

@@ -266,3 +266,51 @@ func (s *System) Close(timeout time.Duration) error {
 	s.exec.shutdown()
 	return nil
 }
+
+// Idle reports whether a deterministic system has no turns queued.
+func (s *System) Idle() bool {
+	d, ok := s.exec.(*detExecutor)
+	if !ok {
+		panic("actors: Idle needs a Deterministic system")
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.head == len(d.queue)
+}
+
+// QuiesceAll runs deterministic systems that feed each other (two stacks
+// joined by an in-memory wire) until none has a turn queued.
+func QuiesceAll(systems ...*System) {
+	for round := 0; ; round++ {
+		if round > 1_000_000 {
+			panic("actors: no quiescence across systems (livelock?)")
+		}
+		idle := true
+		for _, s := range systems {
+			if !s.Idle() {
+				idle = false
+				s.Quiesce()
+			}
+		}
+		if idle {
+			return
+		}
+	}
+}
+
+// AdvanceAll moves a ManualClock shared by deterministic systems forward by
+// d, firing timers in deadline order and quiescing every system after each.
+func AdvanceAll(clock *ManualClock, d time.Duration, systems ...*System) {
+	QuiesceAll(systems...)
+	target := clock.Now().Add(d)
+	for {
+		next, ok := clock.Next()
+		if !ok || next.After(target) {
+			break
+		}
+		clock.Set(next)
+		QuiesceAll(systems...)
+	}
+	clock.Set(target)
+	QuiesceAll(systems...)
+}

@@ -1,0 +1,454 @@
+package ip
+
+import (
+	"errors"
+	"net/netip"
+	"sync/atomic"
+	"time"
+
+	"netspace/actors"
+	ds "netspace/dataspace"
+	"netspace/ethernet"
+
+	"go.uber.org/zap"
+)
+
+// Config configures the IP actor.
+type Config struct {
+	// Reassembly bounds fragment reassembly (zero: the defaults).
+	Reassembly ReassemblyConfig
+	// PendingPerHop and PendingTotal bound the datagrams waiting for ARP
+	// (defaults 64 and 1024); ResolveTimeout is how long they wait
+	// (default 3 s).
+	PendingPerHop, PendingTotal int
+	ResolveTimeout              time.Duration
+	// FirstID seeds the identification counter (take it from a random
+	// source; tests pass a constant).
+	FirstID uint16
+	// MessageLimit bounds the actor's mailbox of packets (default 8192).
+	MessageLimit int
+}
+
+// Stats counts the IP actor's work. Each received datagram lands in
+// exactly one of Delivered, a drop counter, or Fragments.
+type Stats struct {
+	Received      atomic.Uint64 // IPv4 frames seen
+	Delivered     atomic.Uint64 // datagrams passed up as ip-packet messages
+	Fragments     atomic.Uint64 // fragments taken by reassembly
+	Malformed     atomic.Uint64 // bad version, length, header length, checksum or options
+	NotForUs      atomic.Uint64 // destination is not one of ours (we do not forward)
+	NoProtocol    atomic.Uint64 // nobody serves the protocol (ICMP protocol unreachable)
+	ReasmDropped  atomic.Uint64 // fragments refused by reassembly (overlap, too big, bounds)
+	Sent          atomic.Uint64 // datagrams sent
+	SentFragments atomic.Uint64 // fragments sent
+	NoRoute       atomic.Uint64 // datagrams to send with no route
+	TooBig        atomic.Uint64 // DF datagrams larger than the MTU
+	Unresolved    atomic.Uint64 // datagrams dropped waiting for ARP (timeout or queue full)
+	Local         atomic.Uint64 // datagrams sent to ourselves, delivered locally
+}
+
+type ifaceInfo struct {
+	mac ethernet.MAC
+	mtu int
+}
+
+type hop struct {
+	iface string
+	ip    netip.Addr
+}
+
+type pending struct {
+	frames [][]byte
+	query  actors.Handle
+	timer  *actors.ActorTimer
+}
+
+// SpawnIP starts the IP actor. It learns interfaces from
+// ethernet-interface, addresses and routes from host-route, net-route and
+// gateway-route, and neighbours from arp-assertion. It validates received
+// IPv4 datagrams, reassembles fragments and passes datagrams for us up as
+// ip-packet(iface, #t, …); it routes ip-packet(_, #f, …) datagrams to
+// send, resolving next hops through arp-query, and fragments them to the
+// interface's MTU. For each address it asserts arp-local, so ARP answers
+// for it.
+func SpawnIP(t *actors.Turn, cfg Config) (*actors.Actor, *Stats) {
+	if cfg.PendingPerHop <= 0 {
+		cfg.PendingPerHop = 64
+	}
+	if cfg.PendingTotal <= 0 {
+		cfg.PendingTotal = 1024
+	}
+	if cfg.ResolveTimeout <= 0 {
+		cfg.ResolveTimeout = 3 * time.Second
+	}
+	if cfg.MessageLimit <= 0 {
+		cfg.MessageLimit = 8192
+	}
+	stats := &Stats{}
+	a := t.Spawn("ip", func(t *actors.Turn) { (&ipActor{cfg: cfg, stats: stats}).boot(t) })
+	return a, stats
+}
+
+type ipActor struct {
+	cfg       Config
+	stats     *Stats
+	log       *zap.Logger
+	ifaces    map[string]ifaceInfo
+	locals    map[netip.Addr]netip.Prefix // our address → its subnet
+	localIf   map[netip.Addr]string
+	arpLocal  map[netip.Addr]actors.Handle
+	routes    RouteTable
+	neighbors map[hop]ethernet.MAC
+	pending   map[hop]*pending
+	npending  int
+	served    map[uint8]int // protocols somebody listens to
+	reasm     *Reassembler
+	reasmTmr  *actors.ActorTimer
+	id        uint16
+}
+
+func (p *ipActor) boot(t *actors.Turn) {
+	t.SetMessageLimit(p.cfg.MessageLimit)
+	p.log = t.System().Logger().Named("ip")
+	p.ifaces = map[string]ifaceInfo{}
+	p.locals = map[netip.Addr]netip.Prefix{}
+	p.localIf = map[netip.Addr]string{}
+	p.arpLocal = map[netip.Addr]actors.Handle{}
+	p.neighbors = map[hop]ethernet.MAC{}
+	p.pending = map[hop]*pending{}
+	p.served = map[uint8]int{}
+	p.reasm = NewReassembler(p.cfg.Reassembly)
+	p.id = p.cfg.FirstID
+
+	t.Observe(ds.RecordPattern(ethernet.LabelInterface, ds.CaptureAny, ds.CaptureAny, ds.CaptureAny), actors.Handler{
+		Added: func(t *actors.Turn, c []ds.Value) {
+			p.ifaces[c[0].AsString()] = ifaceInfo{mac: ethernet.MACFrom(c[1]), mtu: int(c[2].AsInt())}
+		},
+		Removed: func(t *actors.Turn, c []ds.Value) { delete(p.ifaces, c[0].AsString()) },
+	})
+	t.Observe(ds.RecordPattern(LabelHostRoute, ds.CaptureAny, ds.CaptureAny, ds.CaptureAny), actors.Handler{
+		Added: func(t *actors.Turn, c []ds.Value) {
+			addr, bits, iface := c[0].AsAddr(), int(c[1].AsInt()), c[2].AsString()
+			pfx := netip.PrefixFrom(addr, bits).Masked()
+			p.locals[addr], p.localIf[addr] = pfx, iface
+			p.routes.Add(Route{Net: pfx, Iface: iface})
+			p.arpLocal[addr] = t.Assert(&ethernet.ARPLocal{Iface: iface, IP: addr})
+		},
+		Removed: func(t *actors.Turn, c []ds.Value) {
+			addr, bits, iface := c[0].AsAddr(), int(c[1].AsInt()), c[2].AsString()
+			delete(p.locals, addr)
+			delete(p.localIf, addr)
+			p.routes.Remove(Route{Net: netip.PrefixFrom(addr, bits), Iface: iface})
+			t.Retract(p.arpLocal[addr])
+			delete(p.arpLocal, addr)
+		},
+	})
+	t.Observe(ds.RecordPattern(LabelNetRoute, ds.CaptureAny, ds.CaptureAny, ds.CaptureAny), actors.Handler{
+		Added: func(t *actors.Turn, c []ds.Value) {
+			p.routes.Add(Route{Net: netip.PrefixFrom(c[0].AsAddr(), int(c[1].AsInt())), Iface: c[2].AsString()})
+		},
+		Removed: func(t *actors.Turn, c []ds.Value) {
+			p.routes.Remove(Route{Net: netip.PrefixFrom(c[0].AsAddr(), int(c[1].AsInt())), Iface: c[2].AsString()})
+		},
+	})
+	t.Observe(ds.RecordPattern(LabelGatewayRoute, ds.CaptureAny, ds.CaptureAny, ds.CaptureAny, ds.CaptureAny), actors.Handler{
+		Added: func(t *actors.Turn, c []ds.Value) {
+			p.routes.Add(Route{Net: netip.PrefixFrom(c[0].AsAddr(), int(c[1].AsInt())), Gateway: c[2].AsAddr(), Iface: c[3].AsString()})
+		},
+		Removed: func(t *actors.Turn, c []ds.Value) {
+			p.routes.Remove(Route{Net: netip.PrefixFrom(c[0].AsAddr(), int(c[1].AsInt())), Gateway: c[2].AsAddr(), Iface: c[3].AsString()})
+		},
+	})
+	t.Observe(ds.RecordPattern(ethernet.LabelARPEntry, ds.CaptureAny, ds.CaptureAny, ds.CaptureAny), actors.Handler{
+		Added: func(t *actors.Turn, c []ds.Value) {
+			h := hop{c[0].AsString(), c[1].AsAddr()}
+			p.neighbors[h] = ethernet.MACFrom(c[2])
+			p.flush(t, h)
+		},
+		Removed: func(t *actors.Turn, c []ds.Value) { delete(p.neighbors, hop{c[0].AsString(), c[1].AsAddr()}) },
+	})
+	// Which protocols does anybody listen to? Interest in
+	// ip-packet(_, #t, _, _, proto, _, _) says.
+	t.Observe(ds.ObservePattern(ds.RecordPattern(LabelPacket, ds.Discard, ds.Lit(ds.Bool(true)), ds.Discard, ds.Discard,
+		ds.CaptureAny, ds.Discard, ds.Discard)), actors.Handler{
+		Added:   func(t *actors.Turn, c []ds.Value) { p.served[uint8(c[0].AsInt())]++ },
+		Removed: func(t *actors.Turn, c []ds.Value) { p.served[uint8(c[0].AsInt())]-- },
+	})
+	t.Observe(ds.RecordPattern(ethernet.LabelPacket, ds.Discard, ds.Lit(ds.Bool(true)), ds.Discard, ds.Discard,
+		ds.Lit(ds.Int(int64(ethernet.EtherTypeIPv4))), ds.Discard), actors.Handler{
+		Message: func(t *actors.Turn, m ds.Record) { p.input(t, m.(*ethernet.Packet)) },
+	})
+	t.Observe(OutboundPattern(), actors.Handler{
+		Message: func(t *actors.Turn, m ds.Record) { p.output(t, m.(*Packet)) },
+	})
+}
+
+// isLocal reports whether dst is ours on iface: one of our addresses, the
+// limited broadcast, or the broadcast address of one of our subnets.
+func (p *ipActor) isLocal(dst netip.Addr) (ours, broadcast bool) {
+	if _, ok := p.locals[dst]; ok {
+		return true, false
+	}
+	if dst == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
+		return true, true
+	}
+	for _, pfx := range p.locals {
+		if pfx.Bits() < 31 && pfx.Contains(dst) && dst == lastAddr(pfx) {
+			return true, true
+		}
+	}
+	return false, false
+}
+
+func lastAddr(p netip.Prefix) netip.Addr {
+	b := p.Masked().Addr().As4()
+	host := uint32(1)<<(32-p.Bits()) - 1
+	v := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]) | host
+	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
+}
+
+// input handles one received IPv4 frame.
+func (p *ipActor) input(t *actors.Turn, f *ethernet.Packet) {
+	p.stats.Received.Add(1)
+	h := IPv4(f.Body)
+	if err := h.Check(); err != nil {
+		p.stats.Malformed.Add(1)
+		p.trace("drop malformed datagram", zap.Error(err), zap.Int("len", len(f.Body)))
+		return
+	}
+	ours, bcast := p.isLocal(h.Dst())
+	if !ours {
+		p.stats.NotForUs.Add(1)
+		p.trace("drop datagram not for us", zap.Stringer("dst", h.Dst()))
+		return
+	}
+	if h.IsFragment() {
+		whole, done, err := p.reasm.Add(t.Now(), h)
+		if err != nil {
+			p.stats.ReasmDropped.Add(1)
+			p.trace("drop fragment", zap.Error(err), zap.Stringer("src", h.Src()), zap.Uint16("id", h.ID()))
+			return
+		}
+		p.stats.Fragments.Add(1)
+		p.armReassembly(t)
+		if !done {
+			return
+		}
+		h = whole
+	}
+	p.deliver(t, f.Iface, h, bcast)
+}
+
+// deliver passes a whole datagram up, or answers protocol unreachable.
+func (p *ipActor) deliver(t *actors.Turn, iface string, h IPv4, bcast bool) {
+	proto := h.Protocol()
+	if p.served[proto] <= 0 {
+		p.stats.NoProtocol.Add(1)
+		if !bcast {
+			t.Send(&ICMPError{Type: ICMPTypeDestUnreach, Code: ICMPCodeProtocolUnreachable, Original: h})
+		}
+		return
+	}
+	p.stats.Delivered.Add(1)
+	t.Send(&Packet{
+		Iface: iface, FromWire: true, Src: h.Src(), Dst: h.Dst(), Proto: proto,
+		Options: h.Options(), Body: h.Payload(), TTL: h.TTL(), TOS: h.TOS(), Datagram: h[:h.TotalLen()],
+	})
+}
+
+// armReassembly keeps a timer on the earliest reassembly deadline.
+func (p *ipActor) armReassembly(t *actors.Turn) {
+	if p.reasmTmr != nil {
+		return
+	}
+	next, ok := p.reasm.NextDeadline()
+	if !ok {
+		return
+	}
+	p.reasmTmr = t.After(next.Sub(t.Now()), func(t *actors.Turn) {
+		p.reasmTmr = nil
+		p.reasm.Expire(t.Now(), func(first IPv4) {
+			// RFC 792: time exceeded in reassembly, when we hold the
+			// first fragment.
+			t.Send(&ICMPError{Type: ICMPTypeTimeExceeded, Code: ICMPCodeReassemblyExceeded, Original: append([]byte(nil), first...)})
+		})
+		p.armReassembly(t)
+	})
+}
+
+// output routes one datagram to send.
+func (p *ipActor) output(t *actors.Turn, d *Packet) {
+	dst := d.Dst
+	if !dst.Is4() {
+		p.stats.NoRoute.Add(1)
+		return
+	}
+	if ours, _ := p.isLocal(dst); ours && dst != netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
+		p.local(t, d)
+		return
+	}
+	route, next, ok := p.routes.Lookup(dst)
+	if !ok {
+		p.stats.NoRoute.Add(1)
+		p.trace("no route", zap.Stringer("dst", dst))
+		return
+	}
+	info, ok := p.ifaces[route.Iface]
+	if !ok {
+		p.stats.NoRoute.Add(1)
+		return
+	}
+	src := d.Src
+	if !src.IsValid() {
+		src = p.sourceFor(route.Iface, dst)
+	}
+	ttl := d.TTL
+	if ttl == 0 {
+		ttl = 64
+	}
+	p.id++
+	hdr := IPv4Fields{TOS: d.TOS, ID: p.id, TTL: ttl, Protocol: d.Proto, Src: src, Dst: dst, Options: d.Options}
+	if d.DontFragment {
+		hdr.Flags = FlagDF
+	}
+	hl := hdr.HeaderLen()
+	total := hl + len(d.Body)
+	hdr.TotalLen = uint16(total)
+	target := hop{route.Iface, next}
+	if total <= info.mtu {
+		frame := d.Frame
+		if hl != IPv4MinHeaderLen || len(frame) != Headroom+len(d.Body) {
+			frame = make([]byte, ethernet.HeaderLen+total)
+			copy(frame[ethernet.HeaderLen+hl:], d.Body)
+		}
+		PutIPv4Header(frame[ethernet.HeaderLen:], &hdr)
+		p.stats.Sent.Add(1)
+		p.emit(t, target, info, frame)
+		return
+	}
+	if d.DontFragment || total > 65535 {
+		p.stats.TooBig.Add(1)
+		p.trace("datagram too big", zap.Int("len", total), zap.Int("mtu", info.mtu))
+		return
+	}
+	var fr Fragmenter
+	if err := fr.Init(&hdr, d.Body, info.mtu); err != nil {
+		p.stats.TooBig.Add(1)
+		return
+	}
+	p.stats.Sent.Add(1)
+	for fr.More() {
+		frame := make([]byte, ethernet.HeaderLen+fr.NextLen())
+		fr.Next(frame[ethernet.HeaderLen:])
+		p.stats.SentFragments.Add(1)
+		p.emit(t, target, info, frame)
+	}
+}
+
+// local delivers a datagram we sent to one of our own addresses.
+func (p *ipActor) local(t *actors.Turn, d *Packet) {
+	p.stats.Local.Add(1)
+	src := d.Src
+	if !src.IsValid() {
+		src = d.Dst
+	}
+	if p.served[d.Proto] <= 0 {
+		p.stats.NoProtocol.Add(1)
+		return
+	}
+	ttl := d.TTL
+	if ttl == 0 {
+		ttl = 64
+	}
+	t.Send(&Packet{Iface: "lo", FromWire: true, Src: src, Dst: d.Dst, Proto: d.Proto, Options: d.Options,
+		Body: d.Body, TTL: ttl, TOS: d.TOS})
+}
+
+// sourceFor picks our address on iface, preferring one on dst's subnet.
+func (p *ipActor) sourceFor(iface string, dst netip.Addr) netip.Addr {
+	var any netip.Addr
+	for a, pfx := range p.locals {
+		if p.localIf[a] != iface {
+			continue
+		}
+		if pfx.Contains(dst) {
+			return a
+		}
+		if !any.IsValid() || a.Less(any) {
+			any = a
+		}
+	}
+	return any
+}
+
+// emit sends a frame (IP header written at HeaderLen) to a next hop,
+// resolving its MAC first if need be.
+func (p *ipActor) emit(t *actors.Turn, h hop, info ifaceInfo, frame []byte) {
+	var dst ethernet.MAC
+	if _, bcast := p.isLocal(h.ip); bcast {
+		dst = ethernet.Broadcast
+	} else if mac, ok := p.neighbors[h]; ok {
+		dst = mac
+	} else {
+		p.enqueue(t, h, frame)
+		return
+	}
+	t.Send(&ethernet.Packet{Iface: h.iface, Src: info.mac, Dst: dst, Type: ethernet.EtherTypeIPv4,
+		Body: frame[ethernet.HeaderLen:], Frame: frame})
+}
+
+var errQueueFull = errors.New("ARP queue full")
+
+// enqueue holds a frame until h is resolved (bounded per hop and in all).
+func (p *ipActor) enqueue(t *actors.Turn, h hop, frame []byte) {
+	q := p.pending[h]
+	if q == nil {
+		q = &pending{query: t.Assert(&ethernet.ARPQuery{Iface: h.iface, IP: h.ip})}
+		q.timer = t.After(p.cfg.ResolveTimeout, func(t *actors.Turn) {
+			if p.pending[h] != q {
+				return
+			}
+			p.stats.Unresolved.Add(uint64(len(q.frames)))
+			p.trace("next hop unresolved", zap.Stringer("ip", h.ip), zap.Int("dropped", len(q.frames)))
+			p.drop(t, h, q)
+		})
+		p.pending[h] = q
+	}
+	if len(q.frames) >= p.cfg.PendingPerHop || p.npending >= p.cfg.PendingTotal {
+		p.stats.Unresolved.Add(1)
+		p.trace("drop datagram", zap.Error(errQueueFull), zap.Stringer("ip", h.ip))
+		return
+	}
+	q.frames = append(q.frames, frame)
+	p.npending++
+}
+
+// flush sends the frames waiting for h, now that it is resolved.
+func (p *ipActor) flush(t *actors.Turn, h hop) {
+	q := p.pending[h]
+	if q == nil {
+		return
+	}
+	frames := q.frames
+	p.drop(t, h, q)
+	info := p.ifaces[h.iface]
+	for _, f := range frames {
+		p.emit(t, h, info, f)
+	}
+}
+
+func (p *ipActor) drop(t *actors.Turn, h hop, q *pending) {
+	q.timer.Stop()
+	t.Retract(q.query)
+	p.npending -= len(q.frames)
+	delete(p.pending, h)
+}
+
+func (p *ipActor) trace(msg string, fs ...zap.Field) {
+	if !LabelPacket.Traced() {
+		return
+	}
+	if ce := p.log.Check(zap.DebugLevel, msg); ce != nil {
+		ce.Write(fs...)
+	}
+}
