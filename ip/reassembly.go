@@ -264,18 +264,18 @@ func (r *Reassembler) complete(d *datagram) (IPv4, bool, error) {
 }
 
 // Expire discards every datagram whose deadline is not after now and
-// returns how many. For each one whose first fragment had arrived it
-// calls onTimeout, if not nil, with that fragment's header followed by up
-// to 8 bytes of its data: the quotation an ICMP Time Exceeded message
-// (type 11, code 1) carries (RFC 792, RFC 1122 §3.2.1.3). That slice is
-// valid only during the call, and its Total Length field still describes
-// the original fragment.
+// returns how many. For each one whose first fragment (offset 0) had
+// arrived it calls onTimeout, if not nil, with that fragment exactly as
+// received: a valid IPv4 packet, from which PutTimeExceeded with
+// ICMPCodeReassemblyExceeded builds the message RFC 792 and RFC 1122
+// §3.3.2 call for. The slice is valid only during the call.
 func (r *Reassembler) Expire(now time.Time, onTimeout func(first IPv4)) int {
 	n := 0
 	for d := r.head; d != nil && !now.Before(d.deadline); d = r.head {
 		if onTimeout != nil && d.hl0 > 0 && len(d.spans) > 0 && d.spans[0].start == 0 {
-			q := min(int(d.spans[0].end), 8)
-			onTimeout(IPv4(d.buf[ipv4HeaderRoom-d.hl0 : ipv4HeaderRoom+q]))
+			// Spans are never merged, so spans[0] is the first fragment's
+			// data and its stored header still describes it.
+			onTimeout(IPv4(d.buf[ipv4HeaderRoom-d.hl0 : ipv4HeaderRoom+int(d.spans[0].end)]))
 		}
 		r.counters.Timeouts++
 		r.discard(d)

@@ -248,9 +248,9 @@ func TestReassembleTimeout(t *testing.T) {
 	if n := r.Expire(t0.Add(30*time.Second), onTimeout); n != 1 || r.Len() != 0 || r.Bytes() != 0 {
 		t.Fatalf("Expire = %d, len %d bytes %d", n, r.Len(), r.Bytes())
 	}
-	// The quote is the first fragment's header and 8 bytes of data, and
-	// makes a valid ICMP Time Exceeded message.
-	if !bytes.Equal(quoted, fs[0][:28]) {
+	// The callback gets the first fragment as received, from which a
+	// valid ICMP Time Exceeded message quotes header and 8 bytes.
+	if !bytes.Equal(quoted, fs[0]) || IPv4(quoted).Check() != nil {
 		t.Fatalf("quote % x", quoted)
 	}
 	msg := make([]byte, ICMPErrorLen(IPv4(quoted)))
