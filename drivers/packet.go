@@ -14,6 +14,10 @@ import (
 // does not see frames sent on the interface, its own included.
 const packetIgnoreOutgoing = 23
 
+// packetRcvBuf is the receive queue a packet socket asks for: about 1800
+// full-size frames.
+const packetRcvBuf = 4 << 20
+
 // Packet is a Link over an AF_PACKET socket bound to one existing Ethernet
 // interface, e.g. one end of a veth pair. It reads every frame arriving on
 // the interface (ETH_P_ALL) and none leaving it. Its HardwareAddr is the
@@ -55,6 +59,13 @@ func OpenPacket(ifname string) (*Packet, error) {
 	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, packetIgnoreOutgoing, 1); err != nil {
 		unix.Close(fd)
 		return nil, fmt.Errorf("drivers: packet socket on %q: PACKET_IGNORE_OUTGOING: %w", ifname, err)
+	}
+	// The default receive queue (net.core.rmem_default, ~208 KiB) holds
+	// fewer than a hundred full-size frames: a burst from a fast peer
+	// overflows it before the reader wakes. Ask for more; as root
+	// SO_RCVBUFFORCE may exceed net.core.rmem_max. Best effort.
+	if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, packetRcvBuf) != nil {
+		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, packetRcvBuf)
 	}
 	sa := &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: ifi.Index}
 	if err := unix.Bind(fd, sa); err != nil {
