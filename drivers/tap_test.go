@@ -3,6 +3,7 @@
 package drivers_test
 
 import (
+	"context"
 	"errors"
 	"net/netip"
 	"strings"
@@ -249,4 +250,75 @@ func errString(err error) string {
 		return "<nil>"
 	}
 	return err.Error()
+}
+
+func TestTAPDeviceDeleted(t *testing.T) {
+	ns := nettest.NewNamespace(t)
+	ns.CreateTAP("tap0", "")
+	tap, err := ns.OpenTAP("tap0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tap.Start(func([][]byte) {}); err != nil {
+		t.Fatal(err)
+	}
+	ns.MustRun(t, "ip", "link", "del", "tap0")
+	select {
+	case <-tap.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("Done not closed within 5 s of the device's deletion")
+	}
+	if err := tap.Err(); !errors.Is(err, unix.EBADFD) {
+		t.Errorf("Err() = %v, want EBADFD", err)
+	}
+	if st := tap.Stats(); st.RxErrors != 1 {
+		t.Errorf("RxErrors = %d, want 1", st.RxErrors)
+	}
+	if err := tap.Close(); err != nil {
+		t.Errorf("Close after the device went: %v", err)
+	}
+}
+
+func TestOpenTAPFd(t *testing.T) {
+	ns := nettest.NewNamespace(t)
+	ns.CreateTAP("tap0", "")
+	ns.MustRun(t, "ip", "tuntap", "add", "dev", "tun0", "mode", "tun")
+	t.Cleanup(func() { ns.Run(context.Background(), "ip", "tuntap", "del", "dev", "tun0", "mode", "tun") })
+	// attach opens /dev/net/tun inside the namespace and attaches it to
+	// name with flags, as a program handing us a descriptor would.
+	attach := func(name string, flags uint16) (fd int, err error) {
+		err = ns.Do(func() error {
+			fd, err = unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC, 0)
+			if err != nil {
+				return err
+			}
+			ifr, err := unix.NewIfreq(name)
+			if err != nil {
+				return err
+			}
+			ifr.SetUint16(flags)
+			return unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr)
+		})
+		return fd, err
+	}
+	fd, err := attach("tap0", unix.IFF_TAP|unix.IFF_NO_PI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tap *drivers.TAP
+	if err := ns.Do(func() (err error) { tap, err = drivers.OpenTAPFd(fd, drivers.TAPOptions{}); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if tap.Name() != "tap0" || tap.MTU() != 1500 {
+		t.Errorf("OpenTAPFd: name %q, MTU %d", tap.Name(), tap.MTU())
+	}
+	tap.Close()
+
+	fd, err = attach("tun0", unix.IFF_TUN|unix.IFF_NO_PI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := drivers.OpenTAPFd(fd, drivers.TAPOptions{}); err == nil {
+		t.Error("OpenTAPFd accepted a TUN device")
+	}
 }

@@ -229,6 +229,7 @@ type syncBuffer struct {
 	dropped int
 }
 
+// Write implements io.Writer; it never fails.
 func (b *syncBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -241,6 +242,7 @@ func (b *syncBuffer) Write(p []byte) (int, error) {
 	return b.buf.Write(p)
 }
 
+// String returns what was kept, with a note of what was not.
 func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
