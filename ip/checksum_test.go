@@ -2,6 +2,7 @@ package ip
 
 import (
 	"encoding/binary"
+	"math/bits"
 	"math/rand/v2"
 	"net/netip"
 	"testing"
@@ -25,6 +26,37 @@ func refChecksum(b []byte, initial uint32) uint16 {
 	return ^uint16(sum)
 }
 
+// sumAdd64 is the straightforward fast loop: a carry chain of
+// math/bits.Add64 over big-endian 8-byte words. It is kept as a second
+// reference and as the benchmark baseline for Sum.
+func sumAdd64(b []byte, acc uint64) uint64 {
+	var c uint64
+	for len(b) >= 32 {
+		acc, c = bits.Add64(acc, binary.BigEndian.Uint64(b[0:8]), c)
+		acc, c = bits.Add64(acc, binary.BigEndian.Uint64(b[8:16]), c)
+		acc, c = bits.Add64(acc, binary.BigEndian.Uint64(b[16:24]), c)
+		acc, c = bits.Add64(acc, binary.BigEndian.Uint64(b[24:32]), c)
+		b = b[32:]
+	}
+	for len(b) >= 8 {
+		acc, c = bits.Add64(acc, binary.BigEndian.Uint64(b[0:8]), c)
+		b = b[8:]
+	}
+	if len(b) >= 4 {
+		acc, c = bits.Add64(acc, uint64(binary.BigEndian.Uint32(b[0:4])), c)
+		b = b[4:]
+	}
+	if len(b) >= 2 {
+		acc, c = bits.Add64(acc, uint64(binary.BigEndian.Uint16(b[0:2])), c)
+		b = b[2:]
+	}
+	if len(b) == 1 {
+		acc, c = bits.Add64(acc, uint64(b[0])<<8, c)
+	}
+	acc, c = bits.Add64(acc, 0, c)
+	return acc + c
+}
+
 func TestChecksumMatchesReference(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	buf := make([]byte, 2000+8)
@@ -37,6 +69,9 @@ func TestChecksumMatchesReference(t *testing.T) {
 		b := buf[off : off+n]
 		if got, want := Checksum(b, 0), refChecksum(b, 0); got != want {
 			t.Fatalf("len %d off %d: got %#04x want %#04x", n, off, got, want)
+		}
+		if got, want := Fold(Sum(b, 0)), Fold(sumAdd64(b, 0)); got != want {
+			t.Fatalf("len %d off %d: Sum %#04x, Add64 loop %#04x", n, off, got, want)
 		}
 	}
 	// Adversarial data: all ones, all zeros and near-carry patterns.
@@ -152,8 +187,14 @@ func benchChecksum(b *testing.B, n int, f func([]byte) uint16) {
 }
 
 func BenchmarkChecksum(b *testing.B) {
-	for _, n := range []int{64, 576, 1480, 9000} {
+	for _, n := range []int{20, 64, 576, 1480, 9000} {
 		b.Run(itoa(n), func(b *testing.B) { benchChecksum(b, n, func(p []byte) uint16 { return Checksum(p, 0) }) })
+	}
+}
+
+func BenchmarkChecksumAdd64Chain(b *testing.B) {
+	for _, n := range []int{20, 64, 576, 1480, 9000} {
+		b.Run(itoa(n), func(b *testing.B) { benchChecksum(b, n, func(p []byte) uint16 { return ^Fold(sumAdd64(p, 0)) }) })
 	}
 }
 
