@@ -345,13 +345,14 @@ func (r *Reassembler) reserve(d *datagram, end int) bool {
 		spanCap = max(4, 2*spanCap)
 	}
 	grow := size - len(d.buf) + 4*(spanCap-cap(d.spans))
+	// Evict the oldest other datagrams: those before d, then those after.
 	for r.bytes+grow > r.cfg.MaxBytes && r.head != d {
 		r.counters.Evicted++
 		r.discard(r.head)
 	}
-	for r.bytes+grow > r.cfg.MaxBytes && r.tail != d {
+	for r.bytes+grow > r.cfg.MaxBytes && d.next != nil {
 		r.counters.Evicted++
-		r.discard(r.tail)
+		r.discard(d.next)
 	}
 	if r.bytes+grow > r.cfg.MaxBytes {
 		r.counters.NoRoom++

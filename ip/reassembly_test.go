@@ -382,3 +382,35 @@ func BenchmarkReassemble3(b *testing.B) {
 		b.Fatal("nothing reassembled")
 	}
 }
+
+func TestReassembleEvictsOldestOther(t *testing.T) {
+	// Three datagrams A, B, C in progress; A, the oldest, grows past the
+	// bound: B (the oldest other one) is evicted, C survives.
+	start := func(r *Reassembler) {
+		for id := uint16(1); id <= 3; id++ {
+			if _, _, err := r.Add(t0, rawFragment(id, 0, true, testPayload(8))); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	probe := NewReassembler(ReassemblyConfig{})
+	start(probe)
+	r := NewReassembler(ReassemblyConfig{MaxBytes: probe.Bytes() + 100})
+	start(r)
+	last := make([]byte, 400)
+	for i := range last {
+		last[i] = byte(i + 8)
+	}
+	if _, done, err := r.Add(t0, rawFragment(1, 8, false, last)); !done || err != nil {
+		t.Fatalf("A: done=%v err=%v", done, err)
+	}
+	if c := r.Counters(); c.Evicted != 1 || r.Len() != 1 {
+		t.Fatalf("counters %+v, %d in progress", c, r.Len())
+	}
+	if _, done, _ := r.Add(t0, rawFragment(3, 8, false, testPayload(8))); !done {
+		t.Error("C did not survive")
+	}
+	if _, done, _ := r.Add(t0, rawFragment(2, 8, false, testPayload(8))); done {
+		t.Error("B was not the one evicted")
+	}
+}
