@@ -111,18 +111,6 @@ func TestPingOverWire(t *testing.T) {
 	}
 }
 
-// udpEcho serves UDP echo on port on s.
-func udpEcho(s *Stack, port uint16) {
-	s.Spawn(fmt.Sprintf("udp-echo-%d", port), func(t *actors.Turn) {
-		t.Observe(ip.ListenerPattern(port), actors.Handler{
-			Message: func(t *actors.Turn, m ds.Record) {
-				c := m.(*ip.UDPChannel)
-				t.Send(&ip.UDPChannel{Src: c.Dst, Dst: c.Src, Body: c.Body})
-			},
-		})
-	})
-}
-
 // udpClient sends n numbered datagrams from an ephemeral port on s to dst,
 // resending each every 50 ms until its echo arrives.
 func udpClient(s *Stack, dst netip.AddrPort, n int) map[uint32]bool {
@@ -161,7 +149,7 @@ func udpClient(s *Stack, dst netip.AddrPort, n int) map[uint32]bool {
 
 func TestUDPOverWire(t *testing.T) {
 	p := newPair(t, drivers.Faults{})
-	udpEcho(p.b, 7)
+	p.b.ServeUDPEcho(7)
 	got := udpClient(p.a, netip.AddrPortFrom(addrB, 7), 20)
 	p.run(time.Second)
 	if len(got) != 20 {
@@ -174,7 +162,7 @@ func TestUDPOverWire(t *testing.T) {
 
 func TestUnderLossAndReorder(t *testing.T) {
 	p := newPair(t, drivers.Faults{Seed: 7, Drop: 0.10, Reorder: 0.10, Duplicate: 0.02})
-	udpEcho(p.b, 7)
+	p.b.ServeUDPEcho(7)
 	got := udpClient(p.a, netip.AddrPortFrom(addrB, 7), 200)
 	// Let ARP settle first: a lost ARP request costs its 1 s retry, and
 	// pings sent meanwhile would be lost for that reason, not the wire's.

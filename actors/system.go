@@ -29,6 +29,9 @@ type System struct {
 	liveMu sync.Mutex
 	live   map[uint64]*Actor
 	gone   chan struct{} // signalled when an actor is forgotten
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // Option configures a System.
@@ -237,8 +240,13 @@ func (s *System) Advance(dur time.Duration) {
 
 // Close stops every actor (retracting everything they asserted) and shuts
 // the executor down. It waits up to timeout for actors to finish their
-// current turns.
+// current turns. Closing twice returns the first result.
 func (s *System) Close(timeout time.Duration) error {
+	s.closeOnce.Do(func() { s.closeErr = s.close(timeout) })
+	return s.closeErr
+}
+
+func (s *System) close(timeout time.Duration) error {
 	s.liveMu.Lock()
 	all := make([]*Actor, 0, len(s.live))
 	for _, a := range s.live {

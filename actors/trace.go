@@ -124,12 +124,16 @@ func (t *Tracer) lifecycle(op string, a *Actor) {
 }
 
 // RecordFields renders a record's fields as a zap object, named by the
-// label's field names.
+// label's field names. A record that implements zapcore.ObjectMarshaler
+// renders itself (the ethernet records print MACs as MACs).
 type RecordFields struct{ R ds.Record }
 
 // MarshalLogObject implements zapcore.ObjectMarshaler.
 func (rf RecordFields) MarshalLogObject(enc zapcore.ObjectEncoder) error {
 	r := rf.R
+	if m, ok := r.(zapcore.ObjectMarshaler); ok {
+		return m.MarshalLogObject(enc)
+	}
 	if p, ok := r.(*ds.Pattern); ok {
 		enc.AddString("pattern", p.String())
 		return nil

@@ -1,6 +1,8 @@
 // Command netspace runs the netspace stack and its tools.
 //
-//	netspace demo [flags]    a small dataspace demo: actors, a demand matcher, a trace
+//	netspace run [flags]           run the stack on a TAP device (or a packet socket)
+//	netspace replay [flags] FILE   feed a pcap capture through a stack and print the trace
+//	netspace demo [flags]          a small dataspace demo: actors, a demand matcher, a trace
 //
 // A bad flag or argument is a one-line error on stderr and exit status 2.
 package main
@@ -17,6 +19,8 @@ import (
 const usage = `usage: netspace <command> [flags]
 
 commands:
+  run      run the stack on a TAP device: netspace run --tap tap0 --addr 192.0.2.2/24 --gateway 192.0.2.1
+  replay   feed a pcap capture through a stack and print the trace: netspace replay FILE.pcap
   demo     run a small dataspace demo (actors, a demand matcher, a trace)
   help     show this help
 
@@ -33,6 +37,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	var err error
 	switch args[0] {
+	case "run":
+		err = cmdRun(args[1:], stdout, stderr)
+	case "replay":
+		err = cmdReplay(args[1:], stdout, stderr)
 	case "demo":
 		err = cmdDemo(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
@@ -61,20 +69,27 @@ func exitStatus(err error, stderr io.Writer) int {
 }
 
 // parseFlags parses args with fs, turning every problem into a one-line
-// usageError; -h prints the flags to stdout.
+// usageError; -h prints the flags to stdout. No positional arguments.
 func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer) error {
+	pos, err := parseFlagsArgs(fs, args, stdout)
+	if err == nil && len(pos) > 0 {
+		err = usageError{fmt.Errorf("%s: unexpected argument %q", fs.Name(), strings.Join(pos, " "))}
+	}
+	return err
+}
+
+// parseFlagsArgs is parseFlags for commands that take positional
+// arguments, which it returns.
+func parseFlagsArgs(fs *flag.FlagSet, args []string, stdout io.Writer) ([]string, error) {
 	fs.SetOutput(io.Discard)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(stdout)
 			fmt.Fprintf(stdout, "usage: netspace %s [flags]\n", fs.Name())
 			fs.PrintDefaults()
-			return err
+			return nil, err
 		}
-		return usageError{err}
+		return nil, usageError{err}
 	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Errorf("%s: unexpected argument %q", fs.Name(), strings.Join(fs.Args(), " "))}
-	}
-	return nil
+	return fs.Args(), nil
 }
