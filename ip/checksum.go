@@ -36,10 +36,10 @@ func Sum(b []byte, acc uint64) uint64 {
 		return sumCarryChain(b, acc)
 	}
 	for len(b) > sumChunk {
-		acc = Add(acc, sumLE(b[:sumChunk]))
+		acc = CombineSums(acc, sumLE(b[:sumChunk]))
 		b = b[sumChunk:]
 	}
-	return Add(acc, sumLE(b))
+	return CombineSums(acc, sumLE(b))
 }
 
 // sumSmall is the length below which a carry chain, with less set-up
@@ -107,10 +107,10 @@ func sumLE(b []byte) uint64 {
 	return uint64(bits.ReverseBytes16(Fold(a0 + a1 + a2 + a3)))
 }
 
-// Add combines two partial sums returned by Sum or PseudoHeaderSum, as if
-// their data had been summed one after the other (the first of even
-// length).
-func Add(a, b uint64) uint64 {
+// CombineSums combines two partial sums returned by Sum or
+// PseudoHeaderSum, as if their data had been summed one after the other
+// (the first of even length).
+func CombineSums(a, b uint64) uint64 {
 	s, c := bits.Add64(a, b, 0)
 	s, c = bits.Add64(s, 0, c)
 	return s + c
@@ -152,7 +152,7 @@ func PseudoHeaderSum(src, dst netip.Addr, proto uint8, length int) uint64 {
 	s, d := src.As16(), dst.As16()
 	acc := Sum(s[:], 0)
 	acc = Sum(d[:], acc)
-	return Add(acc, uint64(uint32(length))+uint64(proto))
+	return CombineSums(acc, uint64(uint32(length))+uint64(proto))
 }
 
 // UpdateChecksum returns a header checksum adjusted for one 16-bit word of

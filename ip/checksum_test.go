@@ -101,9 +101,9 @@ func TestSumChained(t *testing.T) {
 		if got, want := ^Fold(acc), refChecksum(b, 0); got != want {
 			t.Fatalf("len %d cut %d: got %#04x want %#04x", n, cut, got, want)
 		}
-		acc2 := Add(Sum(b[:cut], 0), Sum(b[cut:], 0))
+		acc2 := CombineSums(Sum(b[:cut], 0), Sum(b[cut:], 0))
 		if got, want := ^Fold(acc2), refChecksum(b, 0); got != want {
-			t.Fatalf("Add: len %d cut %d: got %#04x want %#04x", n, cut, got, want)
+			t.Fatalf("CombineSums: len %d cut %d: got %#04x want %#04x", n, cut, got, want)
 		}
 		init := r.Uint32() & 0xffffff
 		if got, want := Checksum(b, uint64(init)), refChecksum(b, init); got != want {

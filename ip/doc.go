@@ -17,9 +17,11 @@
 //
 // # Checksums
 //
-// [Sum] accumulates the ones' complement sum eight bytes at a time with
-// math/bits.Add64; [Fold] reduces it to 16 bits. Upper layers chain
-// [PseudoHeaderSum], the header and the payload without copying.
+// [Sum] accumulates the ones' complement sum in 64-bit accumulators with
+// deferred carries (a math/bits.Add64 carry chain for short inputs);
+// [Fold] reduces it to 16 bits. Upper layers chain [PseudoHeaderSum], the
+// header and the payload without copying; [UpdateChecksum] patches a
+// checksum for one changed word (RFC 1624).
 //
 // # Fragmentation and reassembly
 //
