@@ -121,3 +121,18 @@ func BenchmarkUDPVerify1472(b *testing.B) {
 		}
 	}
 }
+
+func TestUDPICMPDecodeAllocs(t *testing.T) {
+	u := UDP(goldenDNSQuery)
+	m := ICMP(IPv4(goldenPing).Payload())
+	if n := testing.AllocsPerRun(100, func() {
+		if u.Check() != nil || !u.VerifyChecksum(addrA, addrB) || len(u.Payload()) == 0 {
+			t.Fatal("udp")
+		}
+		if m.Check() != nil || m.ID() == 0 || len(m.Payload()) == 0 {
+			t.Fatal("icmp")
+		}
+	}); n != 0 {
+		t.Errorf("allocs = %v", n)
+	}
+}
