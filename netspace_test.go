@@ -54,6 +54,7 @@ func (p *pair) run(d time.Duration) { actors.AdvanceAll(p.clock, d, p.a.Sys, p.b
 // numbers of the replies whose payload matches.
 type pinger struct {
 	replies map[uint16]bool
+	count   int // every matching reply, duplicates and wrapped sequence numbers included
 	send    func(seq uint16)
 }
 
@@ -76,6 +77,7 @@ func startPinger(s *Stack, dst netip.Addr, size int) *pinger {
 				}
 				if bytes.Equal(msg.Payload(), payload(msg.Seq())) {
 					pg.replies[msg.Seq()] = true
+					pg.count++
 				}
 			},
 		})
