@@ -24,8 +24,10 @@ type Link interface {
 	// Start begins delivering received frames to rx. rx is called from one
 	// goroutine at a time, with bursts of frames: as many as were ready, up
 	// to a batch size. The frames' buffers belong to the link and are
-	// reused once rx returns: rx must copy what it keeps. Start may be
-	// called once; frames arriving before it are dropped and counted.
+	// reused once rx returns: rx must copy what it keeps (it may modify
+	// them in place). Start may be called once. What arrived before it
+	// depends on the link: a device delivers what its kernel queue kept,
+	// the in-memory wire dropped and counted it.
 	Start(rx func(frames [][]byte)) error
 	// Send transmits frames. The buffers stay the caller's and are not
 	// retained. Send tries every frame and returns nil, or the first error
