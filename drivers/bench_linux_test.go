@@ -100,3 +100,39 @@ func BenchmarkPacketVeth(b *testing.B) {
 		b.ReportMetric(float64(got.Load())/float64(n), "frames/burst")
 	}
 }
+
+// BenchmarkTAPRead has the kernel send small UDP datagrams into a TAP (from
+// another thread, as fast as it can) and measures the pace at which the
+// read loop delivers them: the slower of the kernel sender and the reader.
+func BenchmarkTAPRead(b *testing.B) {
+	ns := nettest.NewNamespace(b)
+	ns.CreateTAP("tap0", "192.0.2.1/24")
+	ns.MustRun(b, "ip", "neigh", "add", absentIP.String(), "lladdr", "02:00:5e:00:02:09", "dev", "tap0")
+	tap, err := ns.OpenTAP("tap0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var got, bursts atomic.Int64
+	if err := tap.Start(func(f [][]byte) {
+		got.Add(int64(len(f)))
+		bursts.Add(1)
+	}); err != nil {
+		b.Fatal(err)
+	}
+	stop := make(chan struct{})
+	sent := make(chan error, 1)
+	b.ResetTimer()
+	go func() { sent <- ns.Do(func() error { return flood(stop, absentIP, 50_000_000) }) }()
+	for deadline := time.Now().Add(30 * time.Second); got.Load() < int64(b.N) && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Microsecond)
+	}
+	b.StopTimer()
+	close(stop)
+	if err := <-sent; err != nil {
+		b.Fatal(err)
+	}
+	n := got.Load()
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n), "ns/frame")
+	b.ReportMetric(float64(n)/float64(max(bursts.Load(), 1)), "frames/burst")
+	b.ReportMetric(0, "ns/op")
+}
