@@ -15,6 +15,7 @@ import (
 // index produced them.
 type committer struct {
 	actor *Actor
+	count int // messages delivered by the last send (for SendNow)
 }
 
 var committerPool = sync.Pool{New: func() any { return new(committer) }}
@@ -114,6 +115,7 @@ func (c *committer) event(o *ds.Observer, kind evKind, caps []ds.Value, m ds.Rec
 	s := o.Target.(*Subscription)
 	a := s.actor
 	if kind == evMessage {
+		c.count++
 		if lim := a.msgLimit.Load(); lim > 0 && a.queued.Load() >= lim {
 			a.dropped.Add(1)
 			return

@@ -108,6 +108,17 @@ func (t *Turn) Send(m ds.Record) {
 	t.actions = append(t.actions, action{kind: actSend, rec: m})
 }
 
+// SendNow routes the message m at once, not at the end of the turn, and
+// returns how many observers it reached. It is for stateless demultiplexers
+// that must know whether anybody claimed a message (the TCP codec answers
+// a segment nobody claims with a reset); everything else uses Send.
+func (t *Turn) SendNow(m ds.Record) int {
+	c := &t.actor.committer
+	c.count = 0
+	c.send(m)
+	return c.count
+}
+
 // Observe asserts interest in p (as Observe{p}) and routes matching events
 // to h in later turns of this actor. A new observation is first told
 // Added for every matching assertion already present.

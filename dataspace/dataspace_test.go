@@ -514,3 +514,31 @@ func BenchmarkAssertRetract(b *testing.B) {
 		})
 	}
 }
+
+func TestCapturedMarker(t *testing.T) {
+	wild := &Observe{RecordPattern(lChan, CaptureAny, RecordPattern(lListen, Lit(Int(7))), CaptureAny)}
+	lease := &Observe{RecordPattern(lChan, RecordPattern(lA, Lit(Int(1)), Lit(Int(2))), RecordPattern(lListen, Lit(Int(7))), CaptureAny)}
+	onlyWild := ObservePattern(RecordPattern(lChan, Captured, RecordPattern(lListen, CaptureAny), Discard))
+	any := ObservePattern(RecordPattern(lChan, Discard, RecordPattern(lListen, CaptureAny), Discard))
+	for _, c := range []struct {
+		p    *Pattern
+		r    Record
+		want bool
+	}{{onlyWild, wild, true}, {onlyWild, lease, false}, {any, wild, true}, {any, lease, true}} {
+		caps, ok := c.p.Match(Rec(c.r), nil)
+		if ok != c.want || (ok && caps[0].AsInt() != 7) {
+			t.Errorf("%v on %v: %v %v, want %v", c.p, c.r, ok, caps, c.want)
+		}
+		ix := NewIndex()
+		rec := &recorder{}
+		ix.AddObserver(c.p, "o", rec)
+		ix.Assert(c.r, rec)
+		if got := len(rec.take()) == 1; got != c.want {
+			t.Errorf("index disagrees for %v on %v", c.p, c.r)
+		}
+	}
+	// Outside ObservePattern it is a discard.
+	if _, ok := RecordPattern(lB, Captured).Match(Rec(b(Int(3))), nil); !ok {
+		t.Error("Captured should match anything in an ordinary pattern")
+	}
+}

@@ -11,6 +11,7 @@ const (
 	patBind
 	patLit
 	patRec
+	patCaptured // Captured: a Discard that, quoted, matches capture nodes
 )
 
 // Labels of patterns as records, so that patterns can be asserted (inside
@@ -52,6 +53,14 @@ func Capture(sub *Pattern) *Pattern {
 // CaptureAny is Capture(Discard), the pattern `?`.
 var CaptureAny = Capture(Discard)
 
+// Captured is for patterns given to [ObservePattern]: there it matches a
+// position where the observed pattern captures, whatever it captures. A
+// listener opens a port for tcp-channel(?, tcp-listener(p), ?) but not
+// for tcp-channel(tcp-address(h, q), tcp-listener(p), ?), and
+// ObservePattern(tcp-channel(Captured, tcp-listener(?), _)) tells the two
+// apart. Anywhere else it matches anything, like Discard.
+var Captured = &Pattern{kind: patCaptured}
+
 // Lit returns a pattern matching values equal to v.
 func Lit(v Value) *Pattern { return &Pattern{kind: patLit, val: v} }
 
@@ -81,7 +90,7 @@ func (p *Pattern) RecordLabel() *Label {
 // Label implements Record.
 func (p *Pattern) Label() *Label {
 	switch p.kind {
-	case patDiscard:
+	case patDiscard, patCaptured:
 		return labelDiscard
 	case patBind:
 		return labelBind
@@ -95,7 +104,7 @@ func (p *Pattern) Label() *Label {
 // Arity implements Record.
 func (p *Pattern) Arity() int {
 	switch p.kind {
-	case patDiscard:
+	case patDiscard, patCaptured:
 		return 0
 	case patBind, patLit:
 		return 1
@@ -130,6 +139,8 @@ func (p *Pattern) format(b *strings.Builder) {
 	switch p.kind {
 	case patDiscard:
 		b.WriteByte('_')
+	case patCaptured:
+		b.WriteString("_?")
 	case patBind:
 		b.WriteByte('?')
 		if p.sub.kind != patDiscard {
@@ -156,7 +167,7 @@ func (p *Pattern) format(b *strings.Builder) {
 // handy for one-off checks; routing uses the [Index].
 func (p *Pattern) Match(v Value, caps []Value) ([]Value, bool) {
 	switch p.kind {
-	case patDiscard:
+	case patDiscard, patCaptured:
 		return caps, true
 	case patBind:
 		return p.sub.Match(v, append(caps, v))
@@ -218,6 +229,8 @@ func quote(p *Pattern) *Pattern {
 	switch p.kind {
 	case patDiscard:
 		return Discard
+	case patCaptured:
+		return RecordPattern(labelBind, Discard)
 	case patBind:
 		return RecordPattern(labelLit, Capture(p.sub))
 	case patLit:
