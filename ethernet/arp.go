@@ -273,7 +273,8 @@ func (r *arp) remove(t *actors.Turn, ip netip.Addr, e *arpEntry) {
 }
 
 // evict drops the oldest entry nobody is querying, or the oldest of all
-// when every entry is in use.
+// when every entry is in use. An evicted entry that is still queried is
+// resolved again, as on expiry, so that its arp-query is answered.
 func (r *arp) evict(t *actors.Turn) {
 	var victim netip.Addr
 	var best *arpEntry
@@ -287,6 +288,11 @@ func (r *arp) evict(t *actors.Turn) {
 	if best != nil {
 		r.stats.Evictions.Add(1)
 		r.remove(t, victim, best)
+		if q := r.queries[victim]; q != nil {
+			q.timer.Stop()
+			q.tries, q.failed = 0, false
+			r.ask(t, victim, q)
+		}
 	}
 }
 

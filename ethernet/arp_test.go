@@ -441,10 +441,6 @@ func TestARPCacheBoundKeepsQueriedEntries(t *testing.T) {
 }
 
 func TestARPEvictedQueriedEntryIsResolvedAgain(t *testing.T) {
-	t.Skip("BUG: ethernet/arp.go evict() drops an entry that is still queried (when every entry is) " +
-		"without asking again: arp-query(eth0, ip) stays asserted but ARP neither asserts arp-assertion " +
-		"for ip nor sends a request for it, ever (the expiry path re-asks with r.ask; eviction does not). " +
-		"Reproduce: CacheSize 2, two answered arp-queries, then a request for our address from a third host.")
 	r := newARPRig(t, ARPConfig{CacheSize: 2})
 	r.assertLocal(arpOurIP)
 	for i := 0; i < 2; i++ {
