@@ -3,6 +3,7 @@ package ip
 import (
 	"errors"
 	"net/netip"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -96,6 +97,7 @@ type ipActor struct {
 	ifaces    map[string]ifaceInfo
 	locals    map[netip.Addr]netip.Prefix // our address → its subnet
 	localIf   map[netip.Addr]string
+	addrs     []netip.Addr // our addresses, in the order they appeared
 	arpLocal  map[netip.Addr]actors.Handle
 	routes    RouteTable
 	neighbors map[hop]ethernet.MAC
@@ -130,6 +132,9 @@ func (p *ipActor) boot(t *actors.Turn) {
 		Added: func(t *actors.Turn, c []ds.Value) {
 			addr, bits, iface := c[0].AsAddr(), int(c[1].AsInt()), c[2].AsString()
 			pfx := netip.PrefixFrom(addr, bits).Masked()
+			if _, dup := p.locals[addr]; !dup {
+				p.addrs = append(p.addrs, addr)
+			}
 			p.locals[addr], p.localIf[addr] = pfx, iface
 			p.routes.Add(Route{Net: pfx, Iface: iface})
 			p.arpLocal[addr] = t.Assert(&ethernet.ARPLocal{Iface: iface, IP: addr})
@@ -138,6 +143,7 @@ func (p *ipActor) boot(t *actors.Turn) {
 			addr, bits, iface := c[0].AsAddr(), int(c[1].AsInt()), c[2].AsString()
 			delete(p.locals, addr)
 			delete(p.localIf, addr)
+			p.addrs = slices.DeleteFunc(p.addrs, func(a netip.Addr) bool { return a == addr })
 			p.routes.Remove(Route{Net: netip.PrefixFrom(addr, bits), Iface: iface})
 			t.Retract(p.arpLocal[addr])
 			delete(p.arpLocal, addr)
@@ -183,21 +189,69 @@ func (p *ipActor) boot(t *actors.Turn) {
 	})
 }
 
-// isLocal reports whether dst is ours on iface: one of our addresses, the
-// limited broadcast, or the broadcast address of one of our subnets.
+// limitedBroadcast is 255.255.255.255 (RFC 919, RFC 1122 §3.2.1.3).
+var limitedBroadcast = netip.AddrFrom4([4]byte{255, 255, 255, 255})
+
+// isLocal reports whether a received datagram to dst is ours: one of our
+// addresses, the limited broadcast, or the broadcast address of one of our
+// subnets.
 func (p *ipActor) isLocal(dst netip.Addr) (ours, broadcast bool) {
 	if _, ok := p.locals[dst]; ok {
 		return true, false
 	}
-	if dst == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
+	if dst == limitedBroadcast {
 		return true, true
 	}
 	for _, pfx := range p.locals {
-		if pfx.Bits() < 31 && pfx.Contains(dst) && dst == lastAddr(pfx) {
+		if isSubnetBroadcast(pfx, dst) {
 			return true, true
 		}
 	}
 	return false, false
+}
+
+// isSubnetBroadcast reports whether dst is the broadcast address of pfx
+// (subnets of /31 and /32 have none, RFC 3021).
+func isSubnetBroadcast(pfx netip.Prefix, dst netip.Addr) bool {
+	return pfx.Addr().Is4() && pfx.Bits() < 31 && pfx.Contains(dst) && dst == lastAddr(pfx)
+}
+
+// broadcastOut picks the interface and source address for a datagram to
+// send to a broadcast address, or reports that dst is not one. The limited
+// broadcast leaves on the interface of src when src is ours, else on the
+// interface of our first address, from that address (RFC 1122 §3.3.6: a
+// host sends it on a connected link, never to a gateway). The broadcast
+// address of one of our subnets leaves on that subnet's interface, from
+// src when set, else from our (lowest) address on that subnet.
+func (p *ipActor) broadcastOut(dst, src netip.Addr) (iface string, from netip.Addr, ok bool) {
+	if dst == limitedBroadcast {
+		if ifc, ours := p.localIf[src]; ours {
+			return ifc, src, true
+		}
+		if len(p.addrs) == 0 {
+			return "", netip.Addr{}, false
+		}
+		a := p.addrs[0]
+		if src.IsValid() {
+			return p.localIf[a], src, true
+		}
+		return p.localIf[a], a, true
+	}
+	for a, pfx := range p.locals {
+		if !isSubnetBroadcast(pfx, dst) {
+			continue
+		}
+		if a == src {
+			return p.localIf[a], a, true
+		}
+		if !from.IsValid() || a.Less(from) {
+			iface, from, ok = p.localIf[a], a, true
+		}
+	}
+	if ok && src.IsValid() {
+		from = src
+	}
+	return iface, from, ok
 }
 
 func lastAddr(p netip.Prefix) netip.Addr {
@@ -283,24 +337,34 @@ func (p *ipActor) output(t *actors.Turn, d *Packet) {
 		p.stats.NoRoute.Add(1)
 		return
 	}
-	if ours, _ := p.isLocal(dst); ours && dst != netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
-		p.local(t, d)
+	if _, ours := p.locals[dst]; ours {
+		p.local(t, d, d.Src, false)
 		return
 	}
-	route, next, ok := p.routes.Lookup(dst)
-	if !ok {
-		p.stats.NoRoute.Add(1)
-		p.trace("no route", zap.Stringer("dst", dst))
-		return
-	}
-	info, ok := p.ifaces[route.Iface]
-	if !ok {
-		p.stats.NoRoute.Add(1)
-		return
-	}
+	var target hop
 	src := d.Src
-	if !src.IsValid() {
-		src = p.sourceFor(route.Iface, dst)
+	if iface, from, bcast := p.broadcastOut(dst, src); bcast {
+		// A broadcast leaves on its link (emit sends it to
+		// ff:ff:ff:ff:ff:ff), and, as on Linux, a copy is looped back to
+		// our own listeners.
+		target, src = hop{iface, dst}, from
+		p.local(t, d, src, true)
+	} else {
+		route, next, ok := p.routes.Lookup(dst)
+		if !ok {
+			p.stats.NoRoute.Add(1)
+			p.trace("no route", zap.Stringer("dst", dst))
+			return
+		}
+		target = hop{route.Iface, next}
+		if !src.IsValid() {
+			src = p.sourceFor(route.Iface, dst)
+		}
+	}
+	info, ok := p.ifaces[target.iface]
+	if !ok {
+		p.stats.NoRoute.Add(1)
+		return
 	}
 	ttl := d.TTL
 	if ttl == 0 {
@@ -314,7 +378,6 @@ func (p *ipActor) output(t *actors.Turn, d *Packet) {
 	hl := hdr.HeaderLen()
 	total := hl + len(d.Body)
 	hdr.TotalLen = uint16(total)
-	target := hop{route.Iface, next}
 	if total <= info.mtu {
 		frame := d.Frame
 		if hl != IPv4MinHeaderLen || len(frame) != Headroom+len(d.Body) {
@@ -345,10 +408,14 @@ func (p *ipActor) output(t *actors.Turn, d *Packet) {
 	}
 }
 
-// local delivers a datagram we sent to one of our own addresses.
-func (p *ipActor) local(t *actors.Turn, d *Packet) {
+// local delivers a datagram we sent to one of our own addresses, or the
+// copy of one we broadcast (bcast: delivered only if somebody serves its
+// protocol, and then counted in Local).
+func (p *ipActor) local(t *actors.Turn, d *Packet, src netip.Addr, bcast bool) {
+	if bcast && p.served[d.Proto] <= 0 {
+		return
+	}
 	p.stats.Local.Add(1)
-	src := d.Src
 	if !src.IsValid() {
 		src = d.Dst
 	}

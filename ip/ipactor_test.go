@@ -567,11 +567,6 @@ func TestIPReassemblesInbound(t *testing.T) {
 }
 
 func TestIPSubnetBroadcastLeavesOnWire(t *testing.T) {
-	t.Skip("BUG: ip/ipactor.go output() treats the subnet broadcast 192.0.2.255 as one of our own " +
-		"addresses (isLocal says ours) and only delivers it locally: a datagram sent to the subnet " +
-		"broadcast never reaches the link (no frame to ff:ff:ff:ff:ff:ff), and with no local listener " +
-		"it is silently counted as NoProtocol. Reproduce: send ip-packet(dst 192.0.2.255) with " +
-		"host-route 192.0.2.2/24 on eth0.")
 	r, st := newIPActorRig(t, Config{})
 	r.send(&Packet{Dst: rigSubnetBC, Proto: rigProto, Body: []byte("all")})
 	frames := r.takeFrames()
@@ -583,11 +578,6 @@ func TestIPSubnetBroadcastLeavesOnWire(t *testing.T) {
 }
 
 func TestIPLimitedBroadcastNotSentToGateway(t *testing.T) {
-	t.Skip("BUG: ip/ipactor.go output() routes 255.255.255.255 like any unicast address: with a " +
-		"default route it is handed to the gateway (arp-query for the gateway, then a unicast frame " +
-		"to the gateway's MAC), and without one it is dropped as NoRoute; it should go to " +
-		"ff:ff:ff:ff:ff:ff on the interface and never to a router (RFC 1122 §3.3.6). Reproduce: " +
-		"gateway-route 0.0.0.0/0 via 192.0.2.254 on eth0, send ip-packet(dst 255.255.255.255).")
 	r, _ := newIPActorRig(t, Config{})
 	r.assert(&GatewayRoute{Net: netip.IPv4Unspecified(), Prefix: 0, Gateway: rigGwIP, Iface: "eth0"})
 	r.neighbor(rigGwIP, rigGwMAC)
@@ -597,4 +587,37 @@ func TestIPLimitedBroadcastNotSentToGateway(t *testing.T) {
 		t.Fatalf("%d frames for a datagram to the limited broadcast; want 1", len(frames))
 	}
 	checkFrame(t, "limited broadcast", frames[0], ethernet.Broadcast, rigOurIP, rigLimitBC)
+}
+
+func TestIPBroadcastLoopedBackAndNeverQueried(t *testing.T) {
+	r, st := newIPActorRig(t, Config{})
+	_, got := r.listen(rigProto)
+	// No default route: the limited broadcast still leaves on eth0.
+	for _, dst := range []netip.Addr{rigLimitBC, rigSubnetBC} {
+		r.send(&Packet{Dst: dst, Proto: rigProto, Body: []byte("all")})
+		frames := r.takeFrames()
+		if len(frames) != 1 {
+			t.Fatalf("to %v: %d frames (NoRoute %d); want 1", dst, len(frames), st.NoRoute.Load())
+		}
+		checkFrame(t, dst.String(), frames[0], ethernet.Broadcast, rigOurIP, dst)
+		if r.queried(dst) {
+			t.Errorf("arp-query for the broadcast address %v", dst)
+		}
+	}
+	// As on Linux, our own listeners get a copy.
+	if len(*got) != 2 {
+		t.Fatalf("%d local copies of 2 broadcasts; want 2", len(*got))
+	}
+	for _, p := range *got {
+		if p.Src != rigOurIP || p.Iface != "lo" {
+			t.Errorf("local copy %v > %v on %q; want from %v on lo", p.Src, p.Dst, p.Iface, rigOurIP)
+		}
+	}
+	// An explicit source is kept.
+	r.send(&Packet{Src: rigOurIP, Dst: rigLimitBC, Proto: rigProto, Body: []byte("all")})
+	if frames := r.takeFrames(); len(frames) != 1 {
+		t.Fatalf("%d frames; want 1", len(frames))
+	} else {
+		checkFrame(t, "explicit source", frames[0], ethernet.Broadcast, rigOurIP, rigLimitBC)
+	}
 }
