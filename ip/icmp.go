@@ -33,9 +33,17 @@ type ICMPStats struct {
 
 // SpawnICMP starts the ICMP actor (RFC 792, RFC 1122 §3.2.2): it answers
 // echo requests to our unicast addresses with echo replies of the same
-// identifier, sequence and data (any size: IP fragments replies), and
-// turns icmp-error messages from the other actors into rate-limited ICMP
-// errors.
+// identifier, sequence and data (any size: IP fragments replies), ignoring
+// the ones received for a broadcast address (as Linux does by default,
+// icmp_echo_ignore_broadcasts; RFC 1122 §3.2.2.6 allows it), and turns
+// icmp-error messages from the other actors into rate-limited ICMP errors.
+//
+// Errors about a datagram to or from a broadcast address are never sent.
+// The actor learns our subnets from host-route assertions to recognise
+// their broadcast addresses; the actors that ask for errors about received
+// datagrams also check [Packet].Broadcast before asking, since only the IP
+// actor knows for sure what a datagram was received for (a subnet the
+// ICMP actor has not heard of yet, or has already forgotten).
 func SpawnICMP(t *actors.Turn, cfg ICMPConfig) (*actors.Actor, *ICMPStats) {
 	if cfg.ErrorRate <= 0 {
 		cfg.ErrorRate = 100
@@ -71,6 +79,13 @@ func bootICMP(t *actors.Turn, cfg ICMPConfig, stats *ICMPStats) {
 			}
 		}
 	}
+	subnets := map[netip.Addr]netip.Prefix{} // our address → its subnet
+	t.Observe(ds.RecordPattern(LabelHostRoute, ds.CaptureAny, ds.CaptureAny, ds.Discard), actors.Handler{
+		Added: func(t *actors.Turn, c []ds.Value) {
+			subnets[c[0].AsAddr()] = netip.PrefixFrom(c[0].AsAddr(), int(c[1].AsInt())).Masked()
+		},
+		Removed: func(t *actors.Turn, c []ds.Value) { delete(subnets, c[0].AsAddr()) },
+	})
 	t.Observe(InboundPattern(ProtocolICMP), actors.Handler{
 		Message: func(t *actors.Turn, m ds.Record) {
 			p := m.(*Packet)
@@ -85,7 +100,7 @@ func bootICMP(t *actors.Turn, cfg ICMPConfig, stats *ICMPStats) {
 				return
 			}
 			stats.EchoRequests.Add(1)
-			if !p.Src.Is4() || p.Src.IsUnspecified() || p.Src.IsMulticast() {
+			if p.Broadcast || !p.Src.Is4() || p.Src.IsUnspecified() || p.Src.IsMulticast() {
 				return
 			}
 			frame := make([]byte, Headroom+len(msg))
@@ -98,7 +113,7 @@ func bootICMP(t *actors.Turn, cfg ICMPConfig, stats *ICMPStats) {
 		Message: func(t *actors.Turn, m ds.Record) {
 			e := m.(*ICMPError)
 			orig := IPv4(e.Original)
-			if orig.CheckNoChecksum() != nil || !mayAnswer(orig) {
+			if orig.CheckNoChecksum() != nil || !mayAnswer(orig, subnets) {
 				stats.Suppressed.Add(1)
 				return
 			}
@@ -122,12 +137,17 @@ func bootICMP(t *actors.Turn, cfg ICMPConfig, stats *ICMPStats) {
 
 // mayAnswer applies RFC 1122 §3.2.2: no error about an ICMP error, a
 // datagram to or from a broadcast or multicast address, or a fragment
-// other than the first.
-func mayAnswer(orig IPv4) bool {
+// other than the first. The broadcast addresses are the limited broadcast
+// and those of the subnets (our address → its prefix) we know of.
+func mayAnswer(orig IPv4, subnets map[netip.Addr]netip.Prefix) bool {
 	src, dst := orig.Src(), orig.Dst()
-	bcast := netip.AddrFrom4([4]byte{255, 255, 255, 255})
-	if dst == bcast || dst.IsMulticast() || src == bcast || src.IsMulticast() || src.IsUnspecified() {
+	if dst == limitedBroadcast || dst.IsMulticast() || src == limitedBroadcast || src.IsMulticast() || src.IsUnspecified() {
 		return false
+	}
+	for _, pfx := range subnets {
+		if isSubnetBroadcast(pfx, dst) || isSubnetBroadcast(pfx, src) {
+			return false
+		}
 	}
 	if orig.FragmentOffset() != 0 {
 		return false

@@ -217,6 +217,7 @@ func TestICMPErrorSuppressed(t *testing.T) {
 	}{
 		{"about an ICMP error", aboutError},
 		{"to the limited broadcast", udpOriginal(rigLimitBC, 7)},
+		{"to our subnet's broadcast", udpOriginal(rigSubnetBC, 11)},
 		{"a non-first fragment", later},
 		{"not an IPv4 datagram", []byte{0x45, 0, 0}},
 		{"from 0.0.0.0", rigDatagram(netip.IPv4Unspecified(), rigOurIP, ProtocolUDP, 8, rigBytes(8, 1))},
@@ -252,11 +253,6 @@ func TestICMPErrorSuppressed(t *testing.T) {
 }
 
 func TestICMPEchoToBroadcastNotAnsweredFromBroadcast(t *testing.T) {
-	t.Skip("BUG: ip/icmp.go answers an echo request sent to a broadcast address with a reply whose " +
-		"source is that broadcast address (Src: p.Dst), which IP then sends on the wire: a datagram " +
-		"from 192.0.2.255. SpawnICMP's doc says it answers echo requests to our unicast addresses; " +
-		"RFC 1122 §3.2.2.6 lets a host ignore broadcast pings and §3.2.1.3 forbids a broadcast " +
-		"source. Reproduce: IP+ICMP, receive an echo request from 192.0.2.1 to 192.0.2.255.")
 	var ipSt *Stats
 	r := newIPRig(t, func(t *actors.Turn) {
 		_, ipSt = SpawnIP(t, Config{})
@@ -271,5 +267,15 @@ func TestICMPEchoToBroadcastNotAnsweredFromBroadcast(t *testing.T) {
 		if h := IPv4(f.Body); h.Check() == nil && h.Src() != rigOurIP {
 			t.Errorf("sent a datagram from %v (to %v); only %v is ours to send from", h.Src(), h.Dst(), rigOurIP)
 		}
+	}
+}
+
+func TestICMPIgnoresBroadcastEcho(t *testing.T) {
+	r, st := newICMPRig(t, ICMPConfig{})
+	p := inboundICMP(echoRequest(1, 2, rigBytes(8, 4)))
+	p.Dst, p.Broadcast = rigSubnetBC, true
+	r.send(p)
+	if out := r.takeOut(); len(out) != 0 || st.EchoReplies.Load() != 0 {
+		t.Errorf("%d datagrams sent (EchoReplies %d) for an echo request to a broadcast; want none", len(out), st.EchoReplies.Load())
 	}
 }

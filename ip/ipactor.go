@@ -307,6 +307,7 @@ func (p *ipActor) deliver(t *actors.Turn, iface string, h IPv4, bcast bool) {
 	t.Send(&Packet{
 		Iface: iface, FromWire: true, Src: h.Src(), Dst: h.Dst(), Proto: proto,
 		Options: h.Options(), Body: h.Payload(), TTL: h.TTL(), TOS: h.TOS(), Datagram: h[:h.TotalLen()],
+		Broadcast: bcast,
 	})
 }
 
@@ -323,7 +324,10 @@ func (p *ipActor) armReassembly(t *actors.Turn) {
 		p.reasmTmr = nil
 		p.reasm.Expire(t.Now(), func(first IPv4) {
 			// RFC 792: time exceeded in reassembly, when we hold the
-			// first fragment.
+			// first fragment; never about a broadcast (RFC 1122 §3.2.2).
+			if _, bcast := p.isLocal(first.Dst()); bcast {
+				return
+			}
 			t.Send(&ICMPError{Type: ICMPTypeTimeExceeded, Code: ICMPCodeReassemblyExceeded, Original: append([]byte(nil), first...)})
 		})
 		p.armReassembly(t)
@@ -428,7 +432,7 @@ func (p *ipActor) local(t *actors.Turn, d *Packet, src netip.Addr, bcast bool) {
 		ttl = 64
 	}
 	t.Send(&Packet{Iface: "lo", FromWire: true, Src: src, Dst: d.Dst, Proto: d.Proto, Options: d.Options,
-		Body: d.Body, TTL: ttl, TOS: d.TOS})
+		Body: d.Body, TTL: ttl, TOS: d.TOS, Broadcast: bcast})
 }
 
 // sourceFor picks our address on iface, preferring one on dst's subnet.

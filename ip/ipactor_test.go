@@ -604,13 +604,13 @@ func TestIPBroadcastLoopedBackAndNeverQueried(t *testing.T) {
 			t.Errorf("arp-query for the broadcast address %v", dst)
 		}
 	}
-	// As on Linux, our own listeners get a copy.
+	// As on Linux, our own listeners get a copy, marked as a broadcast.
 	if len(*got) != 2 {
 		t.Fatalf("%d local copies of 2 broadcasts; want 2", len(*got))
 	}
 	for _, p := range *got {
-		if p.Src != rigOurIP || p.Iface != "lo" {
-			t.Errorf("local copy %v > %v on %q; want from %v on lo", p.Src, p.Dst, p.Iface, rigOurIP)
+		if p.Src != rigOurIP || !p.Broadcast || p.Iface != "lo" {
+			t.Errorf("local copy %v > %v on %q broadcast %v; want from %v on lo, marked broadcast", p.Src, p.Dst, p.Iface, p.Broadcast, rigOurIP)
 		}
 	}
 	// An explicit source is kept.
@@ -619,5 +619,37 @@ func TestIPBroadcastLoopedBackAndNeverQueried(t *testing.T) {
 		t.Fatalf("%d frames; want 1", len(frames))
 	} else {
 		checkFrame(t, "explicit source", frames[0], ethernet.Broadcast, rigOurIP, rigLimitBC)
+	}
+}
+
+func TestIPBroadcastFlagOnDelivery(t *testing.T) {
+	r, _ := newIPActorRig(t, Config{})
+	_, got := r.listen(rigProto)
+	for _, dst := range []netip.Addr{rigOurIP, rigSubnetBC, rigLimitBC} {
+		r.fromWire(rigDatagram(rigPeerIP, dst, rigProto, 1, rigBytes(8, 5)))
+	}
+	if len(*got) != 3 {
+		t.Fatalf("%d datagrams delivered; want 3", len(*got))
+	}
+	for i, want := range []bool{false, true, true} {
+		if p := (*got)[i]; p.Broadcast != want {
+			t.Errorf("datagram to %v delivered with Broadcast %v; want %v", p.Dst, p.Broadcast, want)
+		}
+	}
+}
+
+func TestIPReassemblyTimeoutOfBroadcastNotReported(t *testing.T) {
+	r, st := newIPActorRig(t, Config{})
+	h := IPv4Fields{ID: 0x78, TTL: 64, Protocol: rigProto, Src: rigPeerIP, Dst: rigSubnetBC, Flags: FlagMF}
+	h.TotalLen = uint16(IPv4MinHeaderLen + 64)
+	first := make([]byte, h.TotalLen)
+	PutIPv4Header(first, &h)
+	r.fromWire(first)
+	if st.Fragments.Load() != 1 {
+		t.Fatalf("Fragments %d; want 1", st.Fragments.Load())
+	}
+	r.sys.Advance(30 * time.Second)
+	if errs := r.takeErrs(); len(errs) != 0 {
+		t.Errorf("%d icmp-errors about a timed-out broadcast datagram; want none (RFC 1122 §3.2.2)", len(errs))
 	}
 }

@@ -130,6 +130,11 @@ type Packet struct {
 	TTL, TOS uint8
 	// DontFragment asks for DF on a datagram to send.
 	DontFragment bool
+	// Broadcast, on a received datagram, says it was received for a
+	// broadcast address (the limited broadcast or the broadcast address of
+	// one of our subnets), as set by the IP actor: it must not be answered
+	// from that address, nor with an ICMP error (RFC 1122 §3.2.2).
+	Broadcast bool
 	// Datagram is a received datagram whole, header and payload (for
 	// ICMP errors about it); nil for datagrams we sent ourselves.
 	Datagram []byte

@@ -159,7 +159,8 @@ func (u *udpActor) input(t *actors.Turn, p *Packet) {
 		dst = &UDPHandle{ID: id}
 	} else {
 		u.stats.NoPort.Add(1)
-		if p.Datagram != nil {
+		// No port unreachable about a broadcast (RFC 1122 §3.2.2).
+		if p.Datagram != nil && !p.Broadcast {
 			t.Send(&ICMPError{Type: ICMPTypeDestUnreach, Code: ICMPCodePortUnreachable, Original: p.Datagram})
 		}
 		return

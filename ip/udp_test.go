@@ -263,11 +263,6 @@ func TestUDPHandlesWithLongBytesIDs(t *testing.T) {
 }
 
 func TestUDPNoPortReplyToSubnetBroadcast(t *testing.T) {
-	t.Skip("BUG: a UDP datagram to a closed port sent to the subnet broadcast 192.0.2.255 is " +
-		"answered with ICMP port unreachable: ip/udp.go sends icmp-error without knowing the " +
-		"datagram was a broadcast, and ip/icmp.go mayAnswer only recognises 255.255.255.255 and " +
-		"multicast, not a subnet-directed broadcast (RFC 1122 §3.2.2 forbids the error). " +
-		"Reproduce: IP+UDP+ICMP, receive UDP from 192.0.2.1 to 192.0.2.255 port 9999.")
 	var icmpSt *ICMPStats
 	r := newIPRig(t, func(t *actors.Turn) {
 		SpawnIP(t, Config{})
