@@ -23,6 +23,11 @@ type Config struct {
 	// (default 3 s).
 	PendingPerHop, PendingTotal int
 	ResolveTimeout              time.Duration
+	// NeighborIdle is how long a next hop stays in use after its last
+	// datagram (default 5 min): while in use, its arp-query stays
+	// asserted, so ARP re-confirms the mapping before it expires instead
+	// of dropping it and making traffic wait for a new resolution.
+	NeighborIdle time.Duration
 	// FirstID seeds the identification counter (take it from a random
 	// source; tests pass a constant).
 	FirstID uint16
@@ -58,10 +63,16 @@ type hop struct {
 	ip    netip.Addr
 }
 
+// pending holds the frames waiting for a next hop to be resolved.
 type pending struct {
 	frames [][]byte
-	query  actors.Handle
 	timer  *actors.ActorTimer
+}
+
+// hopUse is a next hop in use: our arp-query for it and its last use.
+type hopUse struct {
+	query actors.Handle
+	last  time.Time
 }
 
 // SpawnIP starts the IP actor. It learns interfaces from
@@ -70,8 +81,10 @@ type pending struct {
 // IPv4 datagrams, reassembles fragments and passes datagrams for us up as
 // ip-packet(iface, #t, …); it routes ip-packet(_, #f, …) datagrams to
 // send, resolving next hops through arp-query, and fragments them to the
-// interface's MTU. For each address it asserts arp-local, so ARP answers
-// for it.
+// interface's MTU. The arp-query of a next hop stays asserted while the hop
+// is in use (until NeighborIdle after its last datagram, or until it fails
+// to resolve), so that ARP keeps its mapping fresh. For each address it
+// asserts arp-local, so ARP answers for it.
 func SpawnIP(t *actors.Turn, cfg Config) (*actors.Actor, *Stats) {
 	if cfg.PendingPerHop <= 0 {
 		cfg.PendingPerHop = 64
@@ -81,6 +94,9 @@ func SpawnIP(t *actors.Turn, cfg Config) (*actors.Actor, *Stats) {
 	}
 	if cfg.ResolveTimeout <= 0 {
 		cfg.ResolveTimeout = 3 * time.Second
+	}
+	if cfg.NeighborIdle <= 0 {
+		cfg.NeighborIdle = 5 * time.Minute
 	}
 	if cfg.MessageLimit <= 0 {
 		cfg.MessageLimit = 8192
@@ -103,6 +119,8 @@ type ipActor struct {
 	neighbors map[hop]ethernet.MAC
 	pending   map[hop]*pending
 	npending  int
+	inUse     map[hop]*hopUse
+	sweepTmr  *actors.ActorTimer
 	served    map[uint8]int // protocols somebody listens to
 	reasm     *Reassembler
 	reasmTmr  *actors.ActorTimer
@@ -118,6 +136,7 @@ func (p *ipActor) boot(t *actors.Turn) {
 	p.arpLocal = map[netip.Addr]actors.Handle{}
 	p.neighbors = map[hop]ethernet.MAC{}
 	p.pending = map[hop]*pending{}
+	p.inUse = map[hop]*hopUse{}
 	p.served = map[uint8]int{}
 	p.reasm = NewReassembler(p.cfg.Reassembly)
 	p.id = p.cfg.FirstID
@@ -458,11 +477,14 @@ func (p *ipActor) emit(t *actors.Turn, h hop, info ifaceInfo, frame []byte) {
 	var dst ethernet.MAC
 	if _, bcast := p.isLocal(h.ip); bcast {
 		dst = ethernet.Broadcast
-	} else if mac, ok := p.neighbors[h]; ok {
-		dst = mac
 	} else {
-		p.enqueue(t, h, frame)
-		return
+		p.use(t, h)
+		mac, ok := p.neighbors[h]
+		if !ok {
+			p.enqueue(t, h, frame)
+			return
+		}
+		dst = mac
 	}
 	t.Send(&ethernet.Packet{Iface: h.iface, Src: info.mac, Dst: dst, Type: ethernet.EtherTypeIPv4,
 		Body: frame[ethernet.HeaderLen:], Frame: frame})
@@ -470,18 +492,76 @@ func (p *ipActor) emit(t *actors.Turn, h hop, info ifaceInfo, frame []byte) {
 
 var errQueueFull = errors.New("ARP queue full")
 
+// use records a use of the next hop h, asserting arp-query for it if it
+// is not in use yet: ARP resolves it, or, if it is cached, re-confirms it
+// before it expires for as long as the query stays.
+func (p *ipActor) use(t *actors.Turn, h hop) {
+	u := p.inUse[h]
+	if u == nil {
+		u = &hopUse{query: t.Assert(&ethernet.ARPQuery{Iface: h.iface, IP: h.ip})}
+		p.inUse[h] = u
+		p.armSweep(t, p.cfg.NeighborIdle)
+	}
+	u.last = t.Now()
+}
+
+// release retracts the arp-query of a next hop no longer in use.
+func (p *ipActor) release(t *actors.Turn, h hop) {
+	if u := p.inUse[h]; u != nil {
+		t.Retract(u.query)
+		delete(p.inUse, h)
+	}
+}
+
+// armSweep sets the one timer that releases idle next hops, to fire after
+// d unless it is already set.
+func (p *ipActor) armSweep(t *actors.Turn, d time.Duration) {
+	if p.sweepTmr != nil {
+		return
+	}
+	p.sweepTmr = t.After(d, func(t *actors.Turn) {
+		p.sweepTmr = nil
+		p.sweep(t)
+	})
+}
+
+// sweep releases the next hops unused for NeighborIdle (a hop waiting for
+// resolution is left to its resolve timeout) and re-arms the timer for the
+// earliest of the others, at most eight times per NeighborIdle.
+func (p *ipActor) sweep(t *actors.Turn) {
+	now, idle := t.Now(), p.cfg.NeighborIdle
+	var next time.Duration
+	for h, u := range p.inUse {
+		left := idle - now.Sub(u.last)
+		if p.pending[h] != nil {
+			left = max(left, p.cfg.ResolveTimeout)
+		} else if left <= 0 {
+			p.trace("next hop idle", zap.Stringer("ip", h.ip))
+			p.release(t, h)
+			continue
+		}
+		if next == 0 || left < next {
+			next = left
+		}
+	}
+	if len(p.inUse) > 0 {
+		p.armSweep(t, max(next, idle/8))
+	}
+}
+
 // enqueue holds a frame until h is resolved (bounded per hop and in all).
 func (p *ipActor) enqueue(t *actors.Turn, h hop, frame []byte) {
 	q := p.pending[h]
 	if q == nil {
-		q = &pending{query: t.Assert(&ethernet.ARPQuery{Iface: h.iface, IP: h.ip})}
+		q = &pending{}
 		q.timer = t.After(p.cfg.ResolveTimeout, func(t *actors.Turn) {
 			if p.pending[h] != q {
 				return
 			}
 			p.stats.Unresolved.Add(uint64(len(q.frames)))
 			p.trace("next hop unresolved", zap.Stringer("ip", h.ip), zap.Int("dropped", len(q.frames)))
-			p.drop(t, h, q)
+			p.drop(q, h)
+			p.release(t, h)
 		})
 		p.pending[h] = q
 	}
@@ -501,16 +581,16 @@ func (p *ipActor) flush(t *actors.Turn, h hop) {
 		return
 	}
 	frames := q.frames
-	p.drop(t, h, q)
+	p.drop(q, h)
 	info := p.ifaces[h.iface]
 	for _, f := range frames {
 		p.emit(t, h, info, f)
 	}
 }
 
-func (p *ipActor) drop(t *actors.Turn, h hop, q *pending) {
+// drop forgets the queue of h (its arp-query stays while h is in use).
+func (p *ipActor) drop(q *pending, h hop) {
 	q.timer.Stop()
-	t.Retract(q.query)
 	p.npending -= len(q.frames)
 	delete(p.pending, h)
 }

@@ -294,13 +294,15 @@ func TestIPQueuesUntilResolved(t *testing.T) {
 				i, h.Payload(), h.ID(), h.Protocol(), h.TTL(), i, 101+i, rigProto)
 		}
 	}
-	if r.queried(rigPeerIP) {
-		t.Error("arp-query still asserted after resolution")
+	// The neighbour is in use: its query stays, so that ARP keeps the
+	// mapping fresh (see TestIPKeepsNeighbourInUseFresh).
+	if !r.queried(rigPeerIP) {
+		t.Error("arp-query retracted on resolution while the neighbour is in use")
 	}
 	// Resolved: the next datagram goes at once.
 	r.send(&Packet{Dst: rigPeerIP, Proto: rigProto, Body: []byte("now")})
-	if frames := r.takeFrames(); len(frames) != 1 || r.queried(rigPeerIP) {
-		t.Fatalf("%d frames for a datagram to a resolved neighbour; want 1 and no query", len(frames))
+	if frames := r.takeFrames(); len(frames) != 1 {
+		t.Fatalf("%d frames for a datagram to a resolved neighbour; want 1", len(frames))
 	}
 	if st.Sent.Load() != 4 || st.Unresolved.Load() != 0 {
 		t.Errorf("Sent %d Unresolved %d; want 4 and 0", st.Sent.Load(), st.Unresolved.Load())
@@ -651,5 +653,93 @@ func TestIPReassemblyTimeoutOfBroadcastNotReported(t *testing.T) {
 	r.sys.Advance(30 * time.Second)
 	if errs := r.takeErrs(); len(errs) != 0 {
 		t.Errorf("%d icmp-errors about a timed-out broadcast datagram; want none (RFC 1122 §3.2.2)", len(errs))
+	}
+}
+
+func TestIPKeepsNeighbourInUseFresh(t *testing.T) {
+	var st *Stats
+	var arpSt *ethernet.ARPStats
+	r := newIPRig(t, func(t *actors.Turn) {
+		_, st = SpawnIP(t, Config{NeighborIdle: 5 * time.Minute})
+		_, arpSt = ethernet.SpawnARP(t, ethernet.ARPConfig{Iface: "eth0", MAC: rigOurMAC, Lifetime: time.Minute})
+	})
+	r.takeFrames() // the gratuitous ARP for our address
+	var bcastReqs, unicastReqs int
+	// settle answers, as the peer, every ARP request for it that was sent,
+	// and returns the IPv4 frames sent before the answers.
+	settle := func() (ipv4 int) {
+		t.Helper()
+		for _, f := range r.takeFrames() {
+			switch f.Type {
+			case ethernet.EtherTypeIPv4:
+				ipv4++
+			case ethernet.EtherTypeARP:
+				a := ethernet.ARP(f.Body)
+				if a.Check() != nil || a.Op() != ethernet.ARPRequest || a.TargetIP() != rigPeerIP {
+					continue
+				}
+				switch f.Dst {
+				case ethernet.Broadcast:
+					bcastReqs++
+				case rigPeerMAC:
+					unicastReqs++
+				default:
+					t.Fatalf("ARP request to %v", f.Dst)
+				}
+				body := make([]byte, ethernet.ARPLen)
+				ethernet.PutARP(body, ethernet.ARPReply, rigPeerMAC, rigPeerIP, rigOurMAC, rigOurIP)
+				r.send(&ethernet.Packet{Iface: "eth0", FromWire: true, Src: rigPeerMAC, Dst: rigOurMAC,
+					Type: ethernet.EtherTypeARP, Body: body})
+			}
+		}
+		return ipv4
+	}
+	entry := &ethernet.ARPEntry{Iface: "eth0", IP: rigPeerIP, MAC: rigPeerMAC}
+
+	// The first datagram waits for one broadcast resolution.
+	r.send(&Packet{Dst: rigPeerIP, Proto: rigProto, Body: []byte("0")})
+	if n := settle(); n != 0 || bcastReqs != 1 {
+		t.Fatalf("first datagram: %d IPv4 frames before resolution, %d broadcast requests; want 0 and 1", n, bcastReqs)
+	}
+	if n := settle(); n != 1 {
+		t.Fatalf("%d frames flushed on resolution; want 1", n)
+	}
+	// Used every second for 3 minutes (three ARP lifetimes): every
+	// datagram leaves at once, the mapping never goes, and ARP
+	// re-confirms it with unicast requests.
+	for s := 1; s <= 180; s++ {
+		r.sys.Advance(time.Second)
+		r.send(&Packet{Dst: rigPeerIP, Proto: rigProto, Body: []byte("x")})
+		if n := settle(); n != 1 {
+			t.Fatalf("at %d s: %d frames for a datagram to a neighbour in use; want 1 at once", s, n)
+		}
+		if r.sys.Count(entry) != 1 {
+			t.Fatalf("at %d s: the mapping of a neighbour in use is gone", s)
+		}
+	}
+	if bcastReqs != 1 || unicastReqs < 2 {
+		t.Errorf("%d broadcast and %d unicast requests in 3 minutes; want 1 and at least 2", bcastReqs, unicastReqs)
+	}
+	if st.Unresolved.Load() != 0 || arpSt.Failures.Load() != 0 || st.Sent.Load() != 181 {
+		t.Errorf("Unresolved %d ARP failures %d Sent %d; want 0, 0, 181", st.Unresolved.Load(), arpSt.Failures.Load(), st.Sent.Load())
+	}
+
+	// Unused: the query stays for the idle period, then goes, and with
+	// it ARP's reason to keep the mapping.
+	for s := 10; s < 5*60; s += 10 {
+		r.sys.Advance(10 * time.Second)
+		settle()
+		if !r.queried(rigPeerIP) {
+			t.Fatalf("arp-query retracted %d s after the last use; want it kept for 5 minutes", s)
+		}
+	}
+	r.sys.Advance(10 * time.Second)
+	settle()
+	if r.queried(rigPeerIP) {
+		t.Fatal("arp-query still asserted 5 minutes after the last use")
+	}
+	r.sys.Advance(time.Minute)
+	if settle(); r.sys.Count(entry) != 0 {
+		t.Error("mapping still asserted a lifetime after its query went")
 	}
 }
