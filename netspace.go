@@ -30,6 +30,7 @@ import (
 	"netspace/drivers"
 	"netspace/ethernet"
 	"netspace/ip"
+	"netspace/tcp"
 	"netspace/timer"
 
 	"go.uber.org/zap"
@@ -61,10 +62,12 @@ type Config struct {
 	// Seed seeds the stack's randomness: IP identification, ephemeral
 	// ports, MAC (0: from crypto/rand).
 	Seed uint64
-	// ARP, IP and ICMP tune those layers (zero values: defaults).
+	// ARP, IP, ICMP and TCP tune those layers (zero values: defaults;
+	// TCP's MSS follows the link's MTU unless set).
 	ARP  ethernet.ARPConfig
 	IP   ip.Config
 	ICMP ip.ICMPConfig
+	TCP  tcp.LayerConfig
 }
 
 // Stack is a running stack.
@@ -74,14 +77,19 @@ type Stack struct {
 	// MAC is the stack's link address.
 	MAC ethernet.MAC
 
+	// Net offers the stack's TCP as net.Listener, net.Conn and Dial.
+	Net *tcp.Net
+
 	Iface *ethernet.InterfaceStats
 	ARP   *ethernet.ARPStats
 	IP    *ip.Stats
 	ICMP  *ip.ICMPStats
 	UDP   *ip.UDPStats
+	TCP   *tcp.LayerStats
 
-	root *actors.Actor
-	link drivers.Link
+	root    *actors.Actor
+	link    drivers.Link
+	onClose []func()
 }
 
 // New starts a stack.
@@ -134,8 +142,22 @@ func New(cfg Config) (*Stack, error) {
 		cfg.IP.FirstID = uint16(cfg.Seed >> 16)
 	}
 	cfg.ARP.Iface, cfg.ARP.MAC = cfg.Iface, cfg.MAC
+	if cfg.TCP.Conn.MSS == 0 {
+		cfg.TCP.Conn.MSS = cfg.Link.MTU() - ip.IPv4MinHeaderLen - tcp.HeaderLen
+	}
+	if cfg.TCP.Secret == ([16]byte{}) {
+		binary.LittleEndian.PutUint64(cfg.TCP.Secret[:8], cfg.Seed*0x9e3779b97f4a7c15)
+		if _, err := rand.Read(cfg.TCP.Secret[8:]); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.TCP.Seed == 0 {
+		cfg.TCP.Seed = cfg.Seed ^ 0x7f4a7c159e3779b9
+	}
+	s.Net = tcp.NewNet(sys)
 	s.root = sys.Spawn("stack", func(t *actors.Turn) {
 		timer.Spawn(t)
+		_, s.TCP = tcp.Spawn(t, cfg.TCP)
 		_, s.IP = ip.SpawnIP(t, cfg.IP)
 		_, s.ICMP = ip.SpawnICMP(t, cfg.ICMP)
 		_, s.UDP = ip.SpawnUDP(t, cfg.Seed)
@@ -159,6 +181,10 @@ func (s *Stack) Spawn(name string, boot func(t *actors.Turn)) *actors.Actor {
 // Close stops every actor of the stack (retracting everything) and closes
 // the link.
 func (s *Stack) Close() error {
+	for _, f := range s.onClose {
+		f()
+	}
+	s.onClose = nil
 	err := s.Sys.Close(5 * time.Second)
 	if cerr := s.link.Close(); err == nil && cerr != nil && !errors.Is(cerr, drivers.ErrClosed) {
 		err = cerr
@@ -173,7 +199,7 @@ func (s *Stack) Counters() map[string]uint64 {
 	for _, g := range []struct {
 		prefix string
 		v      any
-	}{{"iface", s.Iface}, {"arp", s.ARP}, {"ip", s.IP}, {"icmp", s.ICMP}, {"udp", s.UDP}} {
+	}{{"iface", s.Iface}, {"arp", s.ARP}, {"ip", s.IP}, {"icmp", s.ICMP}, {"udp", s.UDP}, {"tcp", s.TCP}} {
 		addCounters(out, g.prefix, g.v)
 	}
 	ls := s.link.Stats()

@@ -67,7 +67,8 @@ func cmdReplay(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return usageError{err}
 	}
-	startServices(st)
+	st.ServeUDPEcho(7)
+	st.ServeTCPEcho(7)
 	// Run the capture in simulated time: jump from one timer to the next
 	// (frame deliveries are timers too) until the file has been played,
 	// then give the stack 5 s more to finish (retries, timeouts).

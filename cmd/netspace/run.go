@@ -111,7 +111,10 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 		link.Close()
 		return usageError{err}
 	}
-	startServices(st)
+	if err := startServices(st); err != nil {
+		st.Close()
+		return err
+	}
 	log.Info("netspace is up", zap.String("link", link.Name()), zap.Stringer("mac", st.MAC),
 		zap.String("addr", sf.addr), zap.String("gateway", sf.gateway), zap.Int("mtu", link.MTU()))
 
@@ -131,11 +134,17 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	return st.Close()
 }
 
-// startServices starts the services every netspace process offers (the
-// contract of ../shared/netbench): for now ICMP echo (built in) and UDP
-// echo on port 7.
-func startServices(st *netspace.Stack) {
+// startServices starts the services every netspace process offers, the
+// contract of ../shared/netbench: TCP echo 7, discard 9, source 19, HTTP
+// 80 (net/http over the stack's listener), UDP echo 7, ICMP echo (built
+// in), and the chat demo on 5999.
+func startServices(st *netspace.Stack) error {
 	st.ServeUDPEcho(7)
+	st.ServeTCPEcho(7)
+	st.ServeTCPDiscard(9)
+	st.ServeTCPSource(19)
+	st.ServeChat(5999)
+	return st.ServeHTTP(80, netspace.HelloHandler())
 }
 
 // logCounters logs the stack's non-zero counters at debug level.

@@ -1,0 +1,219 @@
+package tcp
+
+import "time"
+
+// output sends what the connection may send now: retransmissions in
+// recovery, new data and FIN as the windows allow, and an ACK if one is
+// owed and nothing else carried it.
+func (c *Conn) output(now time.Time) {
+	switch c.state {
+	case Closed, Listen, SynSent:
+		return
+	}
+	if c.state != SynReceived && c.state != TimeWait {
+		if c.inRecovery && c.sackOK {
+			c.sackRecovery(now)
+		}
+		for c.sendNext(now) {
+		}
+	}
+	if c.ackNow {
+		c.emitACK(now)
+	}
+	if c.sndMax != c.sndUna && c.rtoAt.IsZero() {
+		c.rtoAt = now.Add(c.rto)
+	}
+	// RFC 9293 §3.8.6.1: with data waiting and a zero window, probe.
+	if c.sndWnd == 0 && c.Unsent() > int(c.sndNxt.Sub(c.sndBase)) && c.persistAt.IsZero() && c.state.synchronized() {
+		c.persistAt = now.Add(c.persistInterval())
+	}
+}
+
+// sendNext sends the next new segment if the send window, the congestion
+// window, Nagle and sender-side silly window avoidance allow (RFC 9293
+// §3.8.6.2.1, RFC 896, RFC 5681). It reports whether it sent one.
+func (c *Conn) sendNext(now time.Time) bool {
+	data := c.sndBuf[c.sndOff:]
+	off := int(c.sndNxt.Sub(c.sndBase))
+	if off < 0 {
+		off = 0 // snd.nxt is at the SYN; data starts after it
+	}
+	avail := len(data) - off
+	finSeq := c.sndBase.Add(len(data))
+	wantFIN := c.finQueued && avail <= c.sndMSS && c.sndNxt.LessThanEq(finSeq)
+	if avail <= 0 && !(wantFIN && c.sndNxt == finSeq) {
+		return false
+	}
+	usable := int(c.sndUna.Add(int(c.sndWnd)).Sub(c.sndNxt))
+	var inFlight int
+	if c.inRecovery && c.sackOK {
+		inFlight = c.pipe()
+	} else {
+		inFlight = c.flight()
+	}
+	cwnd := c.cc.Window() + c.inflation - inFlight
+	n := min(avail, c.sndMSS, usable, cwnd)
+	if avail > 0 && n <= 0 {
+		return false
+	}
+	n = max(n, 0)
+	fin := wantFIN && n == avail
+	if n < c.sndMSS && !fin {
+		// A short segment: only if it is all we have and Nagle allows
+		// (nothing unacknowledged, or NoDelay), or it fills half the
+		// largest window the peer offered.
+		allQueued := n == avail
+		nagleOK := c.cfg.NoDelay || c.sndNxt == c.sndUna
+		if !(allQueued && nagleOK) && uint32(n) < c.maxSndWnd/2 {
+			return false
+		}
+	}
+	if n == 0 && !fin {
+		return false
+	}
+	flags := FlagACK
+	seq := c.sndNxt
+	payload := data[off : off+n]
+	if fin {
+		flags |= FlagFIN
+	}
+	if n > 0 && c.pushSeq.InRange(seq.Add(1), seq.Add(n+1)) {
+		flags |= FlagPSH
+	}
+	retrans := seq.LessThan(c.sndMax)
+	if retrans {
+		c.stats.Retransmits++
+	} else {
+		c.stats.BytesOut += uint64(n)
+		if !c.rttTiming && !c.tsOK && n > 0 {
+			c.rttTiming, c.rttSeq, c.rttTime = true, seq, now
+		}
+	}
+	c.emit(now, Segment{Seq: seq, Flags: flags, Payload: payload})
+	c.sndNxt = seq.Add(n)
+	if fin {
+		c.sndNxt = c.sndNxt.Add(1)
+		c.finSent = true
+		switch c.state {
+		case Established, SynReceived:
+			c.state = FinWait1
+		case CloseWait:
+			c.state = LastAck
+		}
+	}
+	if c.sndNxt.GreaterThan(c.sndMax) {
+		c.sndMax = c.sndNxt
+	}
+	if c.rtoAt.IsZero() {
+		c.rtoAt = now.Add(c.rto)
+	}
+	return !fin
+}
+
+// sendSYN sends our SYN (active open) or SYN-ACK (passive or
+// simultaneous open) with the options we offer.
+func (c *Conn) sendSYN(now time.Time, synack bool) {
+	s := Segment{Seq: c.iss, Flags: FlagSYN}
+	s.Opts.MSS, s.Opts.HasMSS = uint16(c.cfg.MSS), true
+	if synack {
+		s.Flags |= FlagACK
+		s.Opts.HasWScale, s.Opts.WScale = c.wsOK, c.rcvWScale
+		s.Opts.SACKPermitted = c.sackOK
+		s.Opts.HasTS = c.tsOK
+	} else {
+		s.Opts.HasWScale, s.Opts.WScale = !c.cfg.NoWindowScale, c.rcvWScale
+		s.Opts.SACKPermitted = !c.cfg.NoSACK
+		s.Opts.HasTS = !c.cfg.NoTimestamps
+	}
+	c.emit(now, s)
+	c.sndNxt = c.iss.Add(1)
+	if c.sndMax.LessThan(c.sndNxt) {
+		c.sndMax = c.sndNxt
+	}
+	if c.retries == 0 && !c.tsOK {
+		c.rttTiming, c.rttSeq, c.rttTime = true, c.iss, now
+	}
+	c.rtoAt = now.Add(c.rto)
+}
+
+// emitACK sends a bare ACK.
+func (c *Conn) emitACK(now time.Time) {
+	c.emit(now, Segment{Seq: c.sndNxt, Flags: FlagACK})
+}
+
+// emit completes a segment of this connection — acknowledgment, window,
+// timestamps, SACK blocks — and queues it.
+func (c *Conn) emit(now time.Time, s Segment) {
+	syn := s.Flags.Has(FlagSYN)
+	if s.Flags.Has(FlagACK) {
+		s.Ack = c.rcvNxt
+		c.lastAckSent = c.rcvNxt
+		c.ackNow, c.delackAt, c.unackedSegs = false, time.Time{}, 0
+	}
+	if !s.Flags.Has(FlagRST) {
+		s.Window = c.windowField(syn)
+		if c.tsOK || (syn && s.Opts.HasTS) {
+			s.Opts.HasTS, s.Opts.TSVal, s.Opts.TSEcr = true, c.tsNow(now), c.tsRecent
+			if syn && !s.Flags.Has(FlagACK) {
+				s.Opts.TSEcr = 0
+			}
+		}
+		if c.sackOK && !syn && c.reasm.Len() > 0 {
+			s.Opts.NumSACK = c.reasm.SACKBlocks(s.Opts.SACK[:maxSACKWithTS(c.tsOK)])
+		}
+	}
+	c.emitRaw(now, s)
+}
+
+// maxSACKWithTS is how many SACK blocks fit beside timestamps (RFC 2018
+// §3: three with timestamps, four without).
+func maxSACKWithTS(ts bool) int {
+	if ts {
+		return 3
+	}
+	return MaxSACKBlocks
+}
+
+// emitRaw queues a segment as it is (also used for resets answering
+// segments that do not belong to the connection's sequence space).
+func (c *Conn) emitRaw(now time.Time, s Segment) {
+	c.stats.SegsOut++
+	c.lastSend = now
+	c.out = append(c.out, s)
+}
+
+// windowField computes the window to advertise (unscaled, for the wire)
+// and records its right edge: the free receive buffer, never moving the
+// right edge left (RFC 9293 §3.8.6), and not opening it by less than
+// min(MSS, buffer/2) (receiver-side silly window avoidance, RFC 9293
+// §3.8.6.2.2).
+func (c *Conn) windowField(syn bool) uint16 {
+	free := max(c.cfg.RcvBuf-len(c.rcvReady)-c.rcvHeld, 0)
+	cur := MaxSeq(c.rcvAdvRight, c.rcvNxt)
+	right := cur
+	if cand := c.rcvNxt.Add(free); cand.GreaterThan(cur) && int(cand.Sub(cur)) >= min(c.cfg.MSS, c.cfg.RcvBuf/2) {
+		right = cand
+	}
+	shift := c.rcvWScale
+	if syn {
+		shift = 0 // RFC 7323 §2.2
+	}
+	field := min(int(right.Sub(c.rcvNxt))>>shift, 65535)
+	if r := c.rcvNxt.Add(field << shift); r.GreaterThan(c.rcvAdvRight) {
+		c.rcvAdvRight = r
+	}
+	return uint16(field)
+}
+
+// windowUpdateDue reports whether consumption has opened the window
+// enough to tell the peer: the advertised window has fallen below half
+// the buffer and can grow by two segments or more.
+func (c *Conn) windowUpdateDue() bool {
+	if !c.state.canReceive() {
+		return false
+	}
+	free := max(c.cfg.RcvBuf-len(c.rcvReady)-c.rcvHeld, 0)
+	adv := int(c.rcvAdvRight.Sub(c.rcvNxt))
+	gain := int(c.rcvNxt.Add(free).Sub(c.rcvAdvRight))
+	return adv < c.cfg.RcvBuf/2 && gain >= min(2*c.cfg.MSS, c.cfg.RcvBuf/2)
+}

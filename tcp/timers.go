@@ -1,0 +1,153 @@
+package tcp
+
+import "time"
+
+// Deadline returns when the connection next needs Tick (zero: never).
+func (c *Conn) Deadline() time.Time {
+	var d time.Time
+	for _, t := range [...]time.Time{c.rtoAt, c.delackAt, c.persistAt, c.keepAt, c.timeWaitAt} {
+		if !t.IsZero() && (d.IsZero() || t.Before(d)) {
+			d = t
+		}
+	}
+	return d
+}
+
+func due(t, now time.Time) bool { return !t.IsZero() && !now.Before(t) }
+
+// Tick runs the timers that are due at now.
+func (c *Conn) Tick(now time.Time) {
+	if due(c.timeWaitAt, now) {
+		c.finish(nil)
+		return
+	}
+	if due(c.rtoAt, now) {
+		c.rtoAt = time.Time{}
+		c.onRTO(now)
+		if c.state == Closed {
+			return
+		}
+	}
+	if due(c.persistAt, now) {
+		c.persistAt = time.Time{}
+		c.onPersist(now)
+	}
+	if due(c.delackAt, now) {
+		c.delackAt = time.Time{}
+		c.ackNow = true
+	}
+	if due(c.keepAt, now) {
+		c.keepAt = time.Time{}
+		c.onKeepAlive(now)
+		if c.state == Closed {
+			return
+		}
+	}
+	c.output(now)
+}
+
+// onRTO is the retransmission timeout (RFC 6298 §5.4–5.7, RFC 5681 §3.1):
+// back off, shrink the congestion window to one segment, and send again
+// from snd.una (go-back-N, as SACK information is dropped).
+func (c *Conn) onRTO(now time.Time) {
+	if c.sndMax == c.sndUna {
+		return
+	}
+	c.retries++
+	c.stats.Timeouts++
+	limit := c.cfg.MaxRetries
+	if c.state == SynSent || c.state == SynReceived {
+		limit = c.cfg.SynRetries
+	}
+	if c.retries > limit {
+		if c.state == SynReceived && c.passive {
+			c.finish(nil) // a half-open connection that never completed
+		} else {
+			c.finish(ErrTimeout)
+		}
+		return
+	}
+	c.rto = min(2*c.rto, c.cfg.MaxRTO)
+	c.rttTiming = false
+	switch c.state {
+	case SynSent:
+		c.stats.Retransmits++
+		c.sendSYN(now, false)
+		return
+	case SynReceived:
+		c.stats.Retransmits++
+		c.sendSYN(now, true)
+		return
+	}
+	c.cc.OnRTO(int(c.sndMax.Sub(c.sndUna)), now)
+	c.inRecovery, c.inflation, c.dupAcks = false, 0, 0
+	c.recover = c.sndMax
+	c.score.Reset()
+	c.highRxt = c.sndUna
+	c.sndNxt = c.sndUna // output sends again from here, FIN included
+	c.rtoAt = now.Add(c.rto)
+}
+
+// persistInterval is the zero-window probe interval: the RTO, backed off.
+func (c *Conn) persistInterval() time.Duration {
+	return min(c.rto<<min(c.persistBackoff, 10), c.cfg.MaxRTO)
+}
+
+// onPersist sends a zero-window probe (RFC 9293 §3.8.6.1): a segment
+// below the window that the peer must acknowledge, with its window.
+func (c *Conn) onPersist(now time.Time) {
+	if c.sndWnd != 0 || c.Unsent() <= int(c.sndNxt.Sub(c.sndBase)) || !c.state.synchronized() {
+		c.persistBackoff = 0
+		return
+	}
+	c.stats.ZeroWindowProbes++
+	c.emit(now, Segment{Seq: c.sndUna.Add(-1), Flags: FlagACK})
+	c.persistBackoff++
+	c.persistAt = now.Add(c.persistInterval())
+}
+
+// keepAlive arms the keepalive timer after activity.
+func (c *Conn) keepAlive(now time.Time) {
+	if c.cfg.KeepAlive {
+		c.keepAt = now.Add(c.cfg.KeepIdle)
+	}
+}
+
+// SetKeepAlive switches keepalive probes on or off and sets their timing
+// (zero durations and counts keep the current values).
+func (c *Conn) SetKeepAlive(now time.Time, on bool, idle, interval time.Duration, count int) {
+	c.cfg.KeepAlive = on
+	if idle > 0 {
+		c.cfg.KeepIdle = idle
+	}
+	if interval > 0 {
+		c.cfg.KeepInterval = interval
+	}
+	if count > 0 {
+		c.cfg.KeepCount = count
+	}
+	c.keepAt = time.Time{}
+	if on && c.state.synchronized() {
+		c.keepAt = c.lastRecv.Add(c.cfg.KeepIdle)
+	}
+}
+
+// onKeepAlive sends a keepalive probe (RFC 9293 §3.8.4) after KeepIdle of
+// silence, every KeepInterval, and gives up after KeepCount.
+func (c *Conn) onKeepAlive(now time.Time) {
+	if !c.cfg.KeepAlive || (c.state != Established && c.state != CloseWait) {
+		return
+	}
+	if idle := now.Sub(c.lastRecv); idle < c.cfg.KeepIdle {
+		c.keepAt = c.lastRecv.Add(c.cfg.KeepIdle)
+		return
+	}
+	if c.keepProbes >= c.cfg.KeepCount {
+		c.finish(ErrTimeout)
+		return
+	}
+	c.keepProbes++
+	c.stats.KeepAlives++
+	c.emit(now, Segment{Seq: c.sndUna.Add(-1), Flags: FlagACK})
+	c.keepAt = now.Add(c.cfg.KeepInterval)
+}
