@@ -61,23 +61,29 @@ func bootDemandMatcher(t *Turn, spec DemandSpec) {
 	}
 	me := t.Actor()
 	log := me.sys.log.With(zap.String("matcher", me.name))
-	entries := map[string]*demandEntry{}
-	get := func(caps []ds.Value) (string, *demandEntry) {
-		k := fmt.Sprint(caps)
-		e := entries[k]
-		if e == nil {
-			e = &demandEntry{caps: caps}
-			entries[k] = e
+	// Entries are keyed by their capture tuple with structural equality:
+	// a text form such as fmt.Sprint(caps) abbreviates long bytes and
+	// would merge distinct tuples.
+	var entries ds.TupleMap[*demandEntry]
+	get := func(caps []ds.Value) (capsText, *demandEntry) {
+		e, ok := entries.Get(caps)
+		if !ok {
+			e = &demandEntry{caps: append([]ds.Value(nil), caps...)}
+			entries.Set(e.caps, e)
 		}
-		return k, e
+		return capsText(e.caps), e
 	}
-	tidy := func(k string, e *demandEntry) {
+	tidy := func(k capsText, e *demandEntry) {
 		if !e.demand && !e.supply && e.pending == nil {
-			delete(entries, k)
+			entries.Delete(k)
 		}
 	}
-	var spawn func(t *Turn, k string, e *demandEntry)
-	spawn = func(t *Turn, k string, e *demandEntry) {
+	current := func(e *demandEntry) bool {
+		cur, ok := entries.Get(e.caps)
+		return ok && cur == e
+	}
+	var spawn func(t *Turn, k capsText, e *demandEntry)
+	spawn = func(t *Turn, k capsText, e *demandEntry) {
 		child := spec.Spawn(t, e.caps)
 		if child == nil {
 			return
@@ -85,12 +91,12 @@ func bootDemandMatcher(t *Turn, spec DemandSpec) {
 		e.pending = child
 		child.Watch(func() {
 			me.Inject(func(t *Turn) {
-				if e.pending != child || entries[k] != e {
+				if e.pending != child || !current(e) {
 					return
 				}
 				e.pending = nil
 				if e.demand && !e.supply {
-					log.Warn("supplier stopped before supplying", zap.String("demand", k))
+					log.Warn("supplier stopped before supplying", zap.Stringer("demand", k))
 					respawn(t, k, e, spec, log, spawn)
 				}
 				tidy(k, e)
@@ -102,14 +108,14 @@ func bootDemandMatcher(t *Turn, spec DemandSpec) {
 			k, e := get(caps)
 			e.demand, e.gaveUp, e.restarts = true, false, nil
 			if !e.supply && e.pending == nil {
-				log.Debug("demand without supply: spawning", zap.String("demand", k))
+				log.Debug("demand without supply: spawning", zap.Stringer("demand", k))
 				spawn(t, k, e)
 			}
 		},
 		Removed: func(t *Turn, caps []ds.Value) {
 			k, e := get(caps)
 			e.demand = false
-			log.Debug("demand gone; supplier expected to stop", zap.String("demand", k))
+			log.Debug("demand gone; supplier expected to stop", zap.Stringer("demand", k))
 			tidy(k, e)
 		},
 	})
@@ -123,7 +129,7 @@ func bootDemandMatcher(t *Turn, spec DemandSpec) {
 			k, e := get(caps)
 			e.supply = false
 			if e.demand && e.pending == nil {
-				log.Warn("supply vanished while demand remains", zap.String("demand", k))
+				log.Warn("supply vanished while demand remains", zap.Stringer("demand", k))
 				respawn(t, k, e, spec, log, spawn)
 			}
 			tidy(k, e)
@@ -131,7 +137,12 @@ func bootDemandMatcher(t *Turn, spec DemandSpec) {
 	})
 }
 
-func respawn(t *Turn, k string, e *demandEntry, spec DemandSpec, log *zap.Logger, spawn func(*Turn, string, *demandEntry)) {
+// capsText is a capture tuple as logged (formatted only when it is).
+type capsText []ds.Value
+
+func (c capsText) String() string { return fmt.Sprint([]ds.Value(c)) }
+
+func respawn(t *Turn, k capsText, e *demandEntry, spec DemandSpec, log *zap.Logger, spawn func(*Turn, capsText, *demandEntry)) {
 	if e.gaveUp {
 		return
 	}
@@ -146,7 +157,7 @@ func respawn(t *Turn, k string, e *demandEntry, spec DemandSpec, log *zap.Logger
 	if len(e.restarts) >= spec.MaxRespawns {
 		e.gaveUp = true
 		log.Error("supplier keeps failing: giving up until demand returns",
-			zap.String("demand", k), zap.Int("restarts", len(e.restarts)), zap.Duration("window", spec.Window))
+			zap.Stringer("demand", k), zap.Int("restarts", len(e.restarts)), zap.Duration("window", spec.Window))
 		return
 	}
 	e.restarts = append(e.restarts, now)

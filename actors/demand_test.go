@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"bytes"
 	"fmt"
 	"testing"
 	"time"
@@ -136,6 +137,41 @@ func TestDemandManyKeys(t *testing.T) {
 	for i := 0; i < 20; i++ {
 		if r.spawned[fmt.Sprint(i)] != 1 {
 			t.Fatalf("key %d spawned %d times", i, r.spawned[fmt.Sprint(i)])
+		}
+	}
+}
+
+func TestDemandLongBytesCapturesAreDistinct(t *testing.T) {
+	// Two keys of 40 bytes differing only in the last: their text forms
+	// (which abbreviate bytes after 32) are equal.
+	x, y := bytes.Repeat([]byte{7}, 40), bytes.Repeat([]byte{7}, 40)
+	y[39] = 8
+	sys := NewSystem(Deterministic())
+	var spawned [][]ds.Value
+	sys.SpawnDemandMatcher("bytes-on-demand", DemandSpec{
+		Demand: ds.ObservePattern(ds.RecordPattern(lFact, ds.CaptureAny, ds.Discard)),
+		Supply: ds.RecordPattern(lSupply, ds.CaptureAny),
+		Spawn: func(t *Turn, caps []ds.Value) *Actor {
+			spawned = append(spawned, caps)
+			k := caps[0]
+			return t.Spawn("supplier", func(t *Turn) { t.Assert(ds.NewTuple(lSupply, k)) })
+		},
+	})
+	for _, k := range [][]byte{x, y} {
+		sys.Spawn("user", func(t *Turn) {
+			t.Observe(ds.RecordPattern(lFact, ds.Lit(ds.Bytes(k)), ds.Discard), Handler{})
+		})
+	}
+	sys.Quiesce()
+	if len(spawned) != 2 {
+		t.Fatalf("%d suppliers spawned for two distinct demands; want 2", len(spawned))
+	}
+	if spawned[0][0].Equal(spawned[1][0]) {
+		t.Errorf("both suppliers were spawned for %v", spawned[0])
+	}
+	for _, k := range [][]byte{x, y} {
+		if n := sys.Count(ds.NewTuple(lSupply, ds.Bytes(k))); n != 1 {
+			t.Errorf("supply(%x) asserted %d times; want 1", k, n)
 		}
 	}
 }

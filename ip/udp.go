@@ -53,8 +53,8 @@ type udpActor struct {
 	stats     *UDPStats
 	log       *zap.Logger
 	listeners map[uint16]int
-	handles   map[string]*udpBinding // by handle id (its text form)
-	byPort    map[uint16]ds.Value    // bound port → handle id
+	handles   ds.ValueMap[*udpBinding] // by handle id (structurally)
+	byPort    map[uint16]ds.Value      // bound port → handle id
 	locals    map[netip.Addr]netip.Prefix
 }
 
@@ -62,7 +62,6 @@ func (u *udpActor) boot(t *actors.Turn) {
 	t.SetMessageLimit(8192)
 	u.log = t.System().Logger().Named("udp")
 	u.listeners = map[uint16]int{}
-	u.handles = map[string]*udpBinding{}
 	u.byPort = map[uint16]ds.Value{}
 	u.locals = map[netip.Addr]netip.Prefix{}
 	t.Observe(ds.RecordPattern(LabelHostRoute, ds.CaptureAny, ds.CaptureAny, ds.Discard), actors.Handler{
@@ -101,18 +100,17 @@ func (u *udpActor) boot(t *actors.Turn) {
 
 // bind allocates a port for a handle somebody observes.
 func (u *udpActor) bind(t *actors.Turn, id ds.Value) {
-	key := id.String()
 	b := &udpBinding{}
-	u.handles[key] = b
+	u.handles.Set(id, b)
 	b.sub = t.Observe(portalloc.ReplyPattern("udp", id), actors.Handler{
 		Message: func(t *actors.Turn, m ds.Record) {
 			t.Unobserve(b.sub)
-			if u.handles[key] != b {
+			if cur, _ := u.handles.Get(id); cur != b {
 				return
 			}
 			port := m.(*portalloc.Reply).Port
 			if port == 0 {
-				u.log.Warn("no ephemeral UDP port for handle", zap.String("handle", key))
+				u.log.Warn("no ephemeral UDP port for handle", zap.Stringer("handle", id))
 				return
 			}
 			b.port = port
@@ -124,12 +122,11 @@ func (u *udpActor) bind(t *actors.Turn, id ds.Value) {
 }
 
 func (u *udpActor) unbind(t *actors.Turn, id ds.Value) {
-	key := id.String()
-	b := u.handles[key]
-	if b == nil {
+	b, ok := u.handles.Get(id)
+	if !ok {
 		return
 	}
-	delete(u.handles, key)
+	u.handles.Delete(id)
 	t.Unobserve(b.sub)
 	if b.port != 0 {
 		t.Retract(b.handle)
@@ -175,7 +172,7 @@ func (u *udpActor) output(t *actors.Turn, c *UDPChannel) {
 	case LabelUDPListener:
 		sport = uint16(c.Src.Field(0).AsInt())
 	case LabelUDPHandle:
-		if b := u.handles[c.Src.Field(0).String()]; b != nil {
+		if b, ok := u.handles.Get(c.Src.Field(0)); ok {
 			sport = b.port
 		}
 	}

@@ -233,13 +233,6 @@ func TestUDPHandleBinding(t *testing.T) {
 }
 
 func TestUDPHandlesWithLongBytesIDs(t *testing.T) {
-	t.Skip("BUG: ip/udp.go keys handles by id.String(), and Value.String() abbreviates bytes " +
-		"longer than 32 (#x\"…\"…(40 bytes)): two handles whose bytes ids share their first 32 " +
-		"bytes and their length share one udpActor.handles entry, so datagrams sent from the first " +
-		"handle leave from the second one's port, and ending the first handle's observation " +
-		"retracts the second one's udp-binding while the first one's stays asserted. Reproduce: " +
-		"observe HandlePattern of two 40-byte ds.Bytes ids differing only in the last byte, send " +
-		"from the first, then drop its observation.")
 	r, _ := newUDPRig(t)
 	a, b := bytes.Repeat([]byte{7}, 40), bytes.Repeat([]byte{7}, 40)
 	b[39] = 8
