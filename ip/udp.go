@@ -21,6 +21,9 @@ type UDPStats struct {
 	NoPort       atomic.Uint64 // nobody listens (ICMP port unreachable)
 	Sent         atomic.Uint64
 	SendNoSource atomic.Uint64 // datagrams to send dropped: no local address, or an unbound handle
+
+	// Ports counts the work of the UDP port allocator.
+	Ports *portalloc.Stats
 }
 
 // SpawnUDP starts the UDP actor (RFC 768) and its port allocator. Users
@@ -31,7 +34,7 @@ type UDPStats struct {
 // and computed; a datagram for a closed port gets ICMP port unreachable.
 func SpawnUDP(t *actors.Turn, seed uint64) (*actors.Actor, *UDPStats) {
 	stats := &UDPStats{}
-	portalloc.Spawn(t, portalloc.Config{
+	_, stats.Ports = portalloc.Spawn(t, portalloc.Config{
 		Proto: "udp",
 		Seed:  seed,
 		InUse: []*ds.Pattern{

@@ -13,10 +13,16 @@
 //
 //	port-allocation-request(proto, id)       message  user → allocator
 //	port-allocation-reply(proto, id, port)   message  allocator → user; port 0: none free
+//
+// Port 0 is never handed out: it is the answer when no port is free, and
+// when the configured range is invalid (an error logged once, every request
+// answered with 0), both counted in [Stats].Exhausted.
 package portalloc
 
 import (
+	"fmt"
 	"math/rand/v2"
+	"sync/atomic"
 	"time"
 
 	"netspace/actors"
@@ -86,7 +92,9 @@ type Config struct {
 	Proto string
 	// InUse are patterns whose single capture is a port in use.
 	InUse []*ds.Pattern
-	// Low and High bound the ephemeral range (default 49152–65535, RFC 6335).
+	// Low and High bound the ephemeral range, inclusive; unset (0), each
+	// takes its default independently: 49152 and 65535 (RFC 6335). Low
+	// above High is a configuration error (see [Spawn]).
 	Low, High uint16
 	// Hold is how long a port handed out stays reserved before its user
 	// asserts it (default 10 s).
@@ -96,10 +104,24 @@ type Config struct {
 	Seed uint64
 }
 
-// Spawn starts the allocator for cfg.Proto.
-func Spawn(t *actors.Turn, cfg Config) *actors.Actor {
-	if cfg.Low == 0 && cfg.High == 0 {
-		cfg.Low, cfg.High = 49152, 65535
+// Stats counts an allocator's work.
+type Stats struct {
+	Requests  atomic.Uint64 // requests answered
+	Allocated atomic.Uint64 // requests answered with a port
+	Exhausted atomic.Uint64 // requests answered with port 0: no port free, or an invalid range
+	InUse     atomic.Int64  // distinct ports in use now (by the InUse patterns)
+}
+
+// Spawn starts the allocator for cfg.Proto and returns it with its
+// counters. An invalid range (Low above High once defaults are applied) does
+// not panic: the allocator logs an error and answers every request with
+// port 0, counted as Exhausted.
+func Spawn(t *actors.Turn, cfg Config) (*actors.Actor, *Stats) {
+	if cfg.Low == 0 {
+		cfg.Low = 49152
+	}
+	if cfg.High == 0 {
+		cfg.High = 65535
 	}
 	if cfg.Hold <= 0 {
 		cfg.Hold = 10 * time.Second
@@ -107,11 +129,37 @@ func Spawn(t *actors.Turn, cfg Config) *actors.Actor {
 	if cfg.Rand == nil {
 		cfg.Rand = rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15))
 	}
-	return t.Spawn("portalloc:"+cfg.Proto, func(t *actors.Turn) { boot(t, cfg) })
+	stats := &Stats{}
+	a := t.Spawn("portalloc:"+cfg.Proto, func(t *actors.Turn) { boot(t, cfg, stats) })
+	return a, stats
 }
 
-func boot(t *actors.Turn, cfg Config) {
+// checkRange reports an invalid range: one that is empty (Low above High)
+// or contains 0, which is no port.
+func checkRange(low, high uint16) error {
+	if low > high {
+		return fmt.Errorf("portalloc: empty port range %d–%d (low above high)", low, high)
+	}
+	if low == 0 {
+		return fmt.Errorf("portalloc: port range %d–%d contains 0", low, high)
+	}
+	return nil
+}
+
+func boot(t *actors.Turn, cfg Config, stats *Stats) {
 	log := t.System().Logger().Named("portalloc").With(zap.String("proto", cfg.Proto))
+	requests := ds.RecordPattern(LabelRequest, ds.Lit(ds.String(cfg.Proto)), ds.Discard)
+	if err := checkRange(cfg.Low, cfg.High); err != nil {
+		log.Error("invalid configuration: every request will get port 0", zap.Error(err))
+		t.Observe(requests, actors.Handler{
+			Message: func(t *actors.Turn, m ds.Record) {
+				stats.Requests.Add(1)
+				stats.Exhausted.Add(1)
+				t.Send(&Reply{Proto: cfg.Proto, ID: m.(*Request).ID, Port: 0})
+			},
+		})
+		return
+	}
 	inUse := map[uint16]int{}
 	held := map[uint16]time.Time{}
 	for _, p := range cfg.InUse {
@@ -120,19 +168,22 @@ func boot(t *actors.Turn, cfg Config) {
 				port := uint16(c[0].AsInt())
 				inUse[port]++
 				delete(held, port)
+				stats.InUse.Store(int64(len(inUse)))
 			},
 			Removed: func(t *actors.Turn, c []ds.Value) {
 				port := uint16(c[0].AsInt())
 				if inUse[port]--; inUse[port] <= 0 {
 					delete(inUse, port)
 				}
+				stats.InUse.Store(int64(len(inUse)))
 			},
 		})
 	}
 	span := int(cfg.High) - int(cfg.Low) + 1
-	t.Observe(ds.RecordPattern(LabelRequest, ds.Lit(ds.String(cfg.Proto)), ds.Discard), actors.Handler{
+	t.Observe(requests, actors.Handler{
 		Message: func(t *actors.Turn, m ds.Record) {
 			req := m.(*Request)
+			stats.Requests.Add(1)
 			now := t.Now()
 			if len(held) > 1024 {
 				for p, until := range held {
@@ -155,8 +206,10 @@ func boot(t *actors.Turn, cfg Config) {
 				break
 			}
 			if port == 0 {
+				stats.Exhausted.Add(1)
 				log.Warn("no free port", zap.Int("in_use", len(inUse)), zap.Int("held", len(held)))
 			} else {
+				stats.Allocated.Add(1)
 				held[port] = now.Add(cfg.Hold)
 			}
 			t.Send(&Reply{Proto: cfg.Proto, ID: req.ID, Port: port})

@@ -23,6 +23,7 @@ type allocRig struct {
 	sys   *actors.System
 	user  *actors.Actor
 	logs  *observer.ObservedLogs
+	stats *Stats
 	inUse map[uint16]actors.Handle
 
 	replies map[int64]uint16 // by request id
@@ -37,7 +38,7 @@ func newAllocRig(t *testing.T, cfg Config) *allocRig {
 	t.Cleanup(func() { _ = r.sys.Close(time.Second) })
 	cfg.Proto = "test"
 	cfg.InUse = []*ds.Pattern{ds.RecordPattern(labelTestInUse, ds.CaptureAny)}
-	r.sys.Spawn("harness", func(t *actors.Turn) { Spawn(t, cfg) })
+	r.sys.Spawn("harness", func(t *actors.Turn) { _, r.stats = Spawn(t, cfg) })
 	r.user = r.sys.Spawn("user", func(t *actors.Turn) {
 		t.Observe(ds.RecordPattern(LabelReply, ds.CaptureAny, ds.CaptureAny, ds.CaptureAny), actors.Handler{
 			Message: func(t *actors.Turn, m ds.Record) {
@@ -118,6 +119,12 @@ func TestAllocatorNeverReturnsPortInUse(t *testing.T) {
 		if n := r.noFreePort(); n != 1 {
 			t.Errorf("seed %d: %d \"no free port\" warnings; want 1", seed, n)
 		}
+		if a, e, q := r.stats.Allocated.Load(), r.stats.Exhausted.Load(), r.stats.Requests.Load(); a != 3 || e != 1 || q != 4 {
+			t.Errorf("seed %d: Allocated %d Exhausted %d Requests %d; want 3, 1, 4", seed, a, e, q)
+		}
+		if n := r.stats.InUse.Load(); n != 7 {
+			t.Errorf("seed %d: InUse %d; want 7", seed, n)
+		}
 	}
 }
 
@@ -151,6 +158,9 @@ func TestAllocatorHoldsPortHandedOut(t *testing.T) {
 	if p := r.request(); p != 0 || r.noFreePort() != 3 {
 		t.Errorf("got %d with all three re-held; want 0 (warnings %d, want 3)", p, r.noFreePort())
 	}
+	if a, e := r.stats.Allocated.Load(), r.stats.Exhausted.Load(); a != 6 || e != 3 {
+		t.Errorf("Allocated %d Exhausted %d; want 6 and 3", a, e)
+	}
 }
 
 func TestAllocatorHoldDefault(t *testing.T) {
@@ -176,7 +186,13 @@ func TestAllocatorPortFreedByRetraction(t *testing.T) {
 	if p := r.request(); p != 0 {
 		t.Fatalf("got %d with every port in use", p)
 	}
+	if n := r.stats.InUse.Load(); n != 10 {
+		t.Errorf("InUse %d; want 10", n)
+	}
 	r.release(40004)
+	if n := r.stats.InUse.Load(); n != 9 {
+		t.Errorf("InUse %d after a release; want 9", n)
+	}
 	if p := r.request(); p != 40004 {
 		t.Fatalf("got %d; want 40004, the only port released", p)
 	}
@@ -236,5 +252,59 @@ func TestAllocatorDeterministicWithSeed(t *testing.T) {
 	}
 	if same {
 		t.Errorf("seeds 1234 and 1235 gave the same 50 ports")
+	}
+}
+
+func TestAllocatorRangeDefaultsIndependently(t *testing.T) {
+	// Only Low set: High defaults to 65535 (this used to panic).
+	r := newAllocRig(t, Config{Low: 65530, Seed: 1})
+	got := map[uint16]bool{}
+	for i := 0; i < 6; i++ {
+		p := r.request()
+		if p < 65530 || got[p] {
+			t.Fatalf("Low 65530 alone: request %d got %d; want a new port of 65530–65535", i, p)
+		}
+		got[p] = true
+	}
+	if p := r.request(); p != 0 || r.stats.Exhausted.Load() != 1 {
+		t.Errorf("got %d past the range (Exhausted %d); want 0 and 1", p, r.stats.Exhausted.Load())
+	}
+	// Only High set: Low defaults to 49152, so port 0 is never handed out.
+	r = newAllocRig(t, Config{High: 49153, Seed: 1})
+	for i := 0; i < 2; i++ {
+		if p := r.request(); p != 49152 && p != 49153 {
+			t.Fatalf("High 49153 alone: got %d; want 49152 or 49153", p)
+		}
+	}
+	if p := r.request(); p != 0 {
+		t.Errorf("got %d past the range; want 0", p)
+	}
+}
+
+func TestAllocatorInvalidRange(t *testing.T) {
+	for _, cfg := range []Config{
+		{Low: 50000, High: 40000},
+		{High: 1024}, // below the default Low
+	} {
+		r := newAllocRig(t, cfg)
+		if n := r.logs.FilterMessage("invalid configuration: every request will get port 0").Len(); n != 1 {
+			t.Errorf("%+v: %d configuration errors logged; want 1", cfg, n)
+		}
+		for i := 0; i < 3; i++ {
+			if p := r.request(); p != 0 {
+				t.Fatalf("%+v: got port %d from an invalid range; want 0", cfg, p)
+			}
+		}
+		if a, e, q := r.stats.Allocated.Load(), r.stats.Exhausted.Load(), r.stats.Requests.Load(); a != 0 || e != 3 || q != 3 {
+			t.Errorf("%+v: Allocated %d Exhausted %d Requests %d; want 0, 3, 3", cfg, a, e, q)
+		}
+	}
+	for _, c := range []struct {
+		low, high uint16
+		ok        bool
+	}{{1, 1, true}, {49152, 65535, true}, {2, 1, false}, {0, 10, false}} {
+		if err := checkRange(c.low, c.high); (err == nil) != c.ok {
+			t.Errorf("checkRange(%d, %d) = %v; want ok %v", c.low, c.high, err, c.ok)
+		}
 	}
 }

@@ -75,7 +75,7 @@ func Spawn(t *actors.Turn, cfg LayerConfig) (*actors.Actor, *LayerStats) {
 	binary.LittleEndian.PutUint64(k2[:8], binary.LittleEndian.Uint64(cfg.Secret[8:])^0x5bd1e995)
 	binary.LittleEndian.PutUint64(k2[8:], binary.LittleEndian.Uint64(cfg.Secret[:8])+0x27d4eb2f165667c5)
 	l := &layer{cfg: cfg, stats: &LayerStats{}, isn: NewISNGenerator(cfg.Secret), cookies: NewSYNCookies(k2)}
-	portalloc.Spawn(t, portalloc.Config{
+	_, _ = portalloc.Spawn(t, portalloc.Config{
 		Proto: "tcp",
 		Seed:  cfg.Seed,
 		InUse: []*ds.Pattern{
