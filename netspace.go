@@ -16,6 +16,7 @@
 package netspace
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
@@ -23,10 +24,12 @@ import (
 	"net/netip"
 	"reflect"
 	"sort"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"netspace/actors"
+	ds "netspace/dataspace"
 	"netspace/drivers"
 	"netspace/ethernet"
 	"netspace/ip"
@@ -89,7 +92,10 @@ type Stack struct {
 
 	root    *actors.Actor
 	link    drivers.Link
+	addrs   []netip.Prefix
 	onClose []func()
+	// actors whose mailboxes are bounded, for their drop counters
+	bounded map[string]*actors.Actor
 }
 
 // New starts a stack.
@@ -137,7 +143,7 @@ func New(cfg Config) (*Stack, error) {
 			return nil, err
 		}
 	}
-	s := &Stack{Sys: sys, MAC: cfg.MAC, link: cfg.Link}
+	s := &Stack{Sys: sys, MAC: cfg.MAC, link: cfg.Link, addrs: cfg.Addrs}
 	if cfg.IP.FirstID == 0 {
 		cfg.IP.FirstID = uint16(cfg.Seed >> 16)
 	}
@@ -155,12 +161,13 @@ func New(cfg Config) (*Stack, error) {
 		cfg.TCP.Seed = cfg.Seed ^ 0x7f4a7c159e3779b9
 	}
 	s.Net = tcp.NewNet(sys)
+	s.bounded = map[string]*actors.Actor{}
 	s.root = sys.Spawn("stack", func(t *actors.Turn) {
 		timer.Spawn(t)
-		_, s.TCP = tcp.Spawn(t, cfg.TCP)
-		_, s.IP = ip.SpawnIP(t, cfg.IP)
-		_, s.ICMP = ip.SpawnICMP(t, cfg.ICMP)
-		_, s.UDP = ip.SpawnUDP(t, cfg.Seed)
+		s.bounded["tcp"], s.TCP = tcp.Spawn(t, cfg.TCP)
+		s.bounded["ip"], s.IP = ip.SpawnIP(t, cfg.IP)
+		s.bounded["icmp"], s.ICMP = ip.SpawnICMP(t, cfg.ICMP)
+		s.bounded["udp"], s.UDP = ip.SpawnUDP(t, cfg.Seed)
 		_, s.ARP = ethernet.SpawnARP(t, cfg.ARP)
 		_, s.Iface = ethernet.SpawnInterface(t, cfg.Link, ethernet.InterfaceConfig{Name: cfg.Iface, MAC: cfg.MAC})
 		for _, a := range cfg.Addrs {
@@ -171,6 +178,44 @@ func New(cfg Config) (*Stack, error) {
 		}
 	})
 	return s, nil
+}
+
+// WaitReady waits until the stack answers for every configured address
+// (ARP knows them), or ctx ends. The stack's actors start at once, but
+// addresses spread through the dataspace in their own turns: a peer that
+// asks before then gets no answer.
+func (s *Stack) WaitReady(ctx context.Context) error {
+	want := map[netip.Addr]bool{}
+	for _, a := range s.addrs {
+		want[a.Addr()] = true
+	}
+	ready := make(chan struct{})
+	var once sync.Once
+	w := s.Spawn("wait-ready", func(t *actors.Turn) {
+		seen := map[netip.Addr]bool{}
+		t.Observe(ds.RecordPattern(ethernet.LabelARPLocal, ds.Discard, ds.CaptureAny), actors.Handler{
+			Added: func(t *actors.Turn, c []ds.Value) {
+				if a := c[0].AsAddr(); want[a] {
+					seen[a] = true
+				}
+				if len(seen) == len(want) {
+					once.Do(func() { close(ready) })
+					t.Stop()
+				}
+			},
+		})
+		if len(want) == 0 {
+			once.Do(func() { close(ready) })
+			t.Stop()
+		}
+	})
+	select {
+	case <-ready:
+		return nil
+	case <-ctx.Done():
+		w.Stop()
+		return fmt.Errorf("netspace: stack not ready: %w", ctx.Err())
+	}
 }
 
 // Spawn starts a user actor in the stack's dataspace.
@@ -204,6 +249,9 @@ func (s *Stack) Counters() map[string]uint64 {
 	}
 	ls := s.link.Stats()
 	addCounters(out, "link", &ls)
+	for name, a := range s.bounded {
+		out[name+".mailbox_dropped"] = a.Dropped()
+	}
 	st := s.Sys.Stats()
 	out["actors.live"], out["actors.crashes"], out["actors.messages"] = uint64(st.Live), st.Crashes, st.Messages
 	return out

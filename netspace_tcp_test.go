@@ -164,6 +164,11 @@ func testBulk(t *testing.T, faults drivers.Faults, size int, limit time.Duration
 	if tr.got != size || !bytes.Equal(tr.received.Sum(nil), sum(down)) {
 		t.Fatalf("download: %d of %d bytes, hash match %v", tr.got, size, bytes.Equal(tr.received.Sum(nil), sum(down)))
 	}
+	for _, st := range []*Stack{p.a, p.b} {
+		if c := st.Counters(); c["ip.too_big"] != 0 || c["ip.mailbox_dropped"] != 0 || c["tcp.send_overruns"] != 0 {
+			t.Fatalf("segments lost inside the stack: %v", nonZero(c))
+		}
+	}
 	t.Logf("A: %v", nonZero(p.a.Counters()))
 	t.Logf("wire a→b faults: %+v", p.wa.Faults())
 }

@@ -115,6 +115,7 @@ type Stats struct {
 	Retransmits             uint64 // segments sent again
 	FastRetransmits         uint64 // recoveries entered on duplicate ACKs or SACK
 	Timeouts                uint64 // retransmission timeouts
+	TailProbes              uint64 // tail loss probes sent (RFC 8985 §7)
 	DupAcks                 uint64
 	OutOfOrder              uint64 // segments held for reassembly
 	OutOfWindow             uint64 // segments not acceptable (answered with an ACK)
@@ -163,7 +164,8 @@ type Conn struct {
 	unackedSegs int  // full segments received since the last ACK sent
 
 	// Negotiated options.
-	sndMSS               int // largest payload we send
+	sndMSS               int // payload of a full-sized segment (timestamps allowed for)
+	mssLimit             int // payload plus options per segment: min(peer's MSS, ours)
 	sndWScale, rcvWScale uint8
 	wsOK, sackOK, tsOK   bool
 	tsRecent             uint32
@@ -188,6 +190,8 @@ type Conn struct {
 
 	// Timers: zero means off.
 	rtoAt, delackAt, persistAt, keepAt, timeWaitAt time.Time
+	ptoAt                                          time.Time // tail loss probe (RFC 8985 §7)
+	tlpOut                                         bool      // a probe is out, no ACK since
 	persistBackoff                                 int
 	keepProbes                                     int
 	lastRecv, lastSend                             time.Time
@@ -412,7 +416,7 @@ func (c *Conn) finish(err error) {
 	if c.err == nil {
 		c.err = err
 	}
-	c.rtoAt, c.delackAt, c.persistAt, c.keepAt, c.timeWaitAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}, time.Time{}
+	c.rtoAt, c.delackAt, c.persistAt, c.keepAt, c.timeWaitAt, c.ptoAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}, time.Time{}, time.Time{}
 	c.reasm.Reset()
 	c.score.Reset()
 }
@@ -452,6 +456,7 @@ func (c *Conn) negotiate(peer *Options, passive bool) {
 		c.tsRecent = peer.TSVal
 	}
 	c.sndMSS = min(mss, c.cfg.MSS)
+	c.mssLimit = c.sndMSS
 	if c.tsOK {
 		c.sndMSS -= 12 // timestamps ride on every segment (RFC 7323 §3.2)
 	}

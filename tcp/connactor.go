@@ -51,8 +51,10 @@ func (l *layer) spawnConn(t *actors.Turn, spec connSpec) *actors.Actor {
 
 func (a *connActor) boot(t *actors.Turn) {
 	a.l.stats.Active.Add(1)
+	me := t.Actor()
 	t.OnStop(func() {
 		a.l.stats.Active.Add(-1)
+		a.l.stats.MailboxDropped.Add(me.Dropped())
 		if a.c != nil {
 			st := a.c.Stats()
 			a.l.stats.Retransmits.Add(st.Retransmits)

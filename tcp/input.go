@@ -163,14 +163,25 @@ func (c *Conn) inputAck(now time.Time, s *Segment) bool {
 		c.challengeACK(now)
 		return false
 	}
+	newlySacked := 0
 	if c.sackOK && s.Opts.NumSACK > 0 {
-		c.score.Update(s.Opts.SACK[:s.Opts.NumSACK], c.sndUna, c.sndMax)
+		newlySacked = c.score.Update(s.Opts.SACK[:s.Opts.NumSACK], c.sndUna, c.sndMax)
 	}
 	if ack.GreaterThan(c.sndUna) {
 		c.newAck(now, s)
-	} else if ack == c.sndUna && len(s.Payload) == 0 && !s.Flags.Has(FlagFIN) &&
-		c.sndMax != c.sndUna && uint32(s.Window)<<c.sndWScale == c.sndWnd {
-		c.dupAck(now, s) // RFC 5681 §2 DUPLICATE ACKNOWLEDGMENT
+	} else if ack == c.sndUna && c.sndMax != c.sndUna {
+		// RFC 5681 §2 DUPLICATE ACKNOWLEDGMENT; with SACK, any ACK that
+		// brings new SACK information counts (RFC 6675 §2), also when it
+		// carries data — the peer's duplicate ACKs ride on its data in a
+		// two-way flow.
+		pure := len(s.Payload) == 0 && !s.Flags.Has(FlagFIN) && uint32(s.Window)<<c.sndWScale == c.sndWnd
+		if pure || newlySacked > 0 {
+			c.dupAck(now, s)
+		}
+	}
+	// RFC 6675 §5: loss is also detected from the scoreboard, on any ACK.
+	if c.sackOK && !c.inRecovery && c.sndMax != c.sndUna && c.sndUna.GreaterThanEq(c.recover) && c.lost() {
+		c.enterRecovery(now)
 	}
 	c.updateWindow(s, false)
 	switch c.state {

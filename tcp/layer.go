@@ -45,6 +45,7 @@ type LayerStats struct {
 	Timeouts        atomic.Uint64
 	ChallengeACKs   atomic.Uint64
 	SendOverruns    atomic.Uint64 // users that wrote past their grants
+	MailboxDropped  atomic.Uint64 // segments dropped at full connection mailboxes
 }
 
 // layer is what the TCP actors share: configuration, secrets and counters,

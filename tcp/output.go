@@ -14,7 +14,7 @@ func (c *Conn) output(now time.Time) {
 		if c.inRecovery && c.sackOK {
 			c.sackRecovery(now)
 		}
-		for c.sendNext(now) {
+		for c.sendNext(now, false) {
 		}
 	}
 	if c.ackNow {
@@ -23,6 +23,7 @@ func (c *Conn) output(now time.Time) {
 	if c.sndMax != c.sndUna && c.rtoAt.IsZero() {
 		c.rtoAt = now.Add(c.rto)
 	}
+	c.armPTO(now)
 	// RFC 9293 §3.8.6.1: with data waiting and a zero window, probe.
 	if c.sndWnd == 0 && c.Unsent() > int(c.sndNxt.Sub(c.sndBase)) && c.persistAt.IsZero() && c.state.synchronized() {
 		c.persistAt = now.Add(c.persistInterval())
@@ -31,8 +32,9 @@ func (c *Conn) output(now time.Time) {
 
 // sendNext sends the next new segment if the send window, the congestion
 // window, Nagle and sender-side silly window avoidance allow (RFC 9293
-// §3.8.6.2.1, RFC 896, RFC 5681). It reports whether it sent one.
-func (c *Conn) sendNext(now time.Time) bool {
+// §3.8.6.2.1, RFC 896, RFC 5681). A probe ignores the congestion window
+// (RFC 8985 §7.3). It reports whether it sent one.
+func (c *Conn) sendNext(now time.Time, probe bool) bool {
 	data := c.sndBuf[c.sndOff:]
 	off := int(c.sndNxt.Sub(c.sndBase))
 	if off < 0 {
@@ -52,7 +54,10 @@ func (c *Conn) sendNext(now time.Time) bool {
 		inFlight = c.flight()
 	}
 	cwnd := c.cc.Window() + c.inflation - inFlight
-	n := min(avail, c.sndMSS, usable, cwnd)
+	if probe {
+		cwnd = c.sndMSS
+	}
+	n := min(avail, c.maxPayload(now), usable, cwnd)
 	if avail > 0 && n <= 0 {
 		return false
 	}
@@ -152,17 +157,39 @@ func (c *Conn) emit(now time.Time, s Segment) {
 	}
 	if !s.Flags.Has(FlagRST) {
 		s.Window = c.windowField(syn)
-		if c.tsOK || (syn && s.Opts.HasTS) {
-			s.Opts.HasTS, s.Opts.TSVal, s.Opts.TSEcr = true, c.tsNow(now), c.tsRecent
-			if syn && !s.Flags.Has(FlagACK) {
-				s.Opts.TSEcr = 0
+		if syn {
+			if s.Opts.HasTS {
+				s.Opts.TSVal, s.Opts.TSEcr = c.tsNow(now), c.tsRecent
+				if !s.Flags.Has(FlagACK) {
+					s.Opts.TSEcr = 0
+				}
 			}
-		}
-		if c.sackOK && !syn && c.reasm.Len() > 0 {
-			s.Opts.NumSACK = c.reasm.SACKBlocks(s.Opts.SACK[:maxSACKWithTS(c.tsOK)])
+		} else {
+			c.dataOptions(now, &s.Opts)
 		}
 	}
 	c.emitRaw(now, s)
+}
+
+// dataOptions fills in the options of a segment after the handshake:
+// timestamps (RFC 7323 §3) and SACK blocks for data held out of order
+// (RFC 2018 §4).
+func (c *Conn) dataOptions(now time.Time, o *Options) {
+	if c.tsOK {
+		o.HasTS, o.TSVal, o.TSEcr = true, c.tsNow(now), c.tsRecent
+	}
+	if c.sackOK && c.reasm.Len() > 0 {
+		o.NumSACK = c.reasm.SACKBlocks(o.SACK[:maxSACKWithTS(c.tsOK)])
+	}
+}
+
+// maxPayload is the most payload the next segment can carry: the MSS
+// less the options it will carry, so that SACK blocks never push a
+// segment past the MTU.
+func (c *Conn) maxPayload(now time.Time) int {
+	var o Options
+	c.dataOptions(now, &o)
+	return c.mssLimit - OptionsLen(&o)
 }
 
 // maxSACKWithTS is how many SACK blocks fit beside timestamps (RFC 2018

@@ -15,6 +15,7 @@ func (c *Conn) newAck(now time.Time, s *Segment) {
 	c.ackAdvance(now, ack)
 	c.retries = 0
 	c.dupAcks = 0
+	c.tlpOut, c.ptoAt = false, time.Time{}
 	if c.inRecovery {
 		if ack.GreaterThanEq(c.recover) {
 			// Full acknowledgment: recovery is over (RFC 6582 step 5a).
@@ -72,7 +73,7 @@ func (c *Conn) dupAck(now time.Time, s *Segment) {
 		}
 		return
 	}
-	lost := c.dupAcks >= 3 || (c.sackOK && c.score.IsLost(c.sndUna, c.sndMSS))
+	lost := c.dupAcks >= c.dupThresh() || (c.sackOK && c.lost())
 	// RFC 6582 §3.2 step 2: no new recovery for losses of the previous
 	// window (snd.una must have passed recover).
 	if lost && c.sndUna.GreaterThanEq(c.recover) {
@@ -100,7 +101,7 @@ func (c *Conn) retransmit(now time.Time, seq Seq, n int) {
 		return
 	}
 	data := c.sndBuf[c.sndOff:]
-	end := min(off+n, len(data))
+	end := min(off+min(n, c.maxPayload(now)), len(data))
 	if off > len(data) {
 		return
 	}
@@ -201,4 +202,29 @@ func (c *Conn) rttSample(now time.Time, s *Segment) time.Duration {
 	}
 	c.rto = min(max(c.srtt+max(4*c.rttvar, time.Millisecond), c.cfg.MinRTO), c.cfg.MaxRTO)
 	return r
+}
+
+// dupThresh is the duplicate-ACK threshold: 3, lowered by early
+// retransmit (RFC 5827 §3.1) when fewer than four segments are out and no
+// new data can be sent, so that a short flight still recovers without an
+// RTO.
+func (c *Conn) dupThresh() int {
+	segs := (int(c.sndMax.Sub(c.sndUna)) + c.sndMSS - 1) / c.sndMSS
+	if segs < 4 && c.Unsent() <= int(c.sndMax.Sub(c.sndBase)) {
+		return max(segs-1, 1)
+	}
+	return 3
+}
+
+// lost reports whether the segment at snd.una is deemed lost from the SACK
+// scoreboard (RFC 6675 IsLost), with early retransmit's lower threshold
+// for short flights (RFC 5827 §3.2).
+func (c *Conn) lost() bool {
+	if c.score.IsLost(c.sndUna, c.sndMSS) {
+		return true
+	}
+	if c.dupThresh() < 3 && c.score.SackedBytes() > 0 {
+		return true
+	}
+	return false
 }

@@ -5,7 +5,7 @@ import "time"
 // Deadline returns when the connection next needs Tick (zero: never).
 func (c *Conn) Deadline() time.Time {
 	var d time.Time
-	for _, t := range [...]time.Time{c.rtoAt, c.delackAt, c.persistAt, c.keepAt, c.timeWaitAt} {
+	for _, t := range [...]time.Time{c.rtoAt, c.delackAt, c.persistAt, c.keepAt, c.timeWaitAt, c.ptoAt} {
 		if !t.IsZero() && (d.IsZero() || t.Before(d)) {
 			d = t
 		}
@@ -21,8 +21,13 @@ func (c *Conn) Tick(now time.Time) {
 		c.finish(nil)
 		return
 	}
+	if due(c.ptoAt, now) {
+		c.ptoAt = time.Time{}
+		c.onPTO(now)
+	}
 	if due(c.rtoAt, now) {
 		c.rtoAt = time.Time{}
+		c.ptoAt = time.Time{}
 		c.onRTO(now)
 		if c.state == Closed {
 			return
@@ -150,4 +155,43 @@ func (c *Conn) onKeepAlive(now time.Time) {
 	c.stats.KeepAlives++
 	c.emit(now, Segment{Seq: c.sndUna.Add(-1), Flags: FlagACK})
 	c.keepAt = now.Add(c.cfg.KeepInterval)
+}
+
+// pto is the probe timeout (RFC 8985 §7.2): twice the smoothed RTT, plus
+// the peer's delayed-ACK allowance when a single segment is out, at least
+// 10 ms and never beyond the RTO.
+func (c *Conn) pto() time.Duration {
+	p := 2 * c.srtt
+	if int(c.sndMax.Sub(c.sndUna)) <= c.sndMSS {
+		p += 50 * time.Millisecond
+	}
+	return min(max(p, 10*time.Millisecond), c.rto)
+}
+
+// armPTO schedules a tail loss probe while data is outstanding, outside
+// recovery, one probe per tail.
+func (c *Conn) armPTO(now time.Time) {
+	if c.ptoAt.IsZero() && !c.tlpOut && !c.inRecovery && c.srtt > 0 && c.sackOK &&
+		c.sndMax != c.sndUna && c.state.synchronized() && c.state != TimeWait {
+		c.ptoAt = now.Add(c.pto())
+	}
+}
+
+// onPTO sends a tail loss probe (RFC 8985 §7.3): a new segment if the
+// peer's window allows one, else the last segment again, so that the
+// peer's SACK reveals a lost tail without waiting for the RTO.
+func (c *Conn) onPTO(now time.Time) {
+	if c.sndMax == c.sndUna || c.inRecovery {
+		return
+	}
+	c.tlpOut = true
+	c.stats.TailProbes++
+	if !c.sendNext(now, true) {
+		last := c.sndMax.Add(-min(c.sndMSS, int(c.sndMax.Sub(c.sndUna))))
+		if c.finSent && last.Add(1) == c.sndMax && last.GreaterThan(c.sndUna) {
+			last = c.sndMax.Add(-min(c.sndMSS+1, int(c.sndMax.Sub(c.sndUna))))
+		}
+		c.retransmit(now, last, int(c.sndMax.Sub(last)))
+	}
+	c.rtoAt = now.Add(c.rto)
 }

@@ -38,7 +38,11 @@ type kernelStack struct {
 	pcap string
 }
 
-func newKernelStack(t *testing.T) *kernelStack {
+func newKernelStack(t *testing.T) *kernelStack { return newKernelStackFaults(t, drivers.LinkFaults{}) }
+
+// newKernelStackFaults is newKernelStack with the stack's own fault
+// injection on its link, both ways.
+func newKernelStackFaults(t *testing.T, faults drivers.LinkFaults) *kernelStack {
 	nettest.RequireRoot(t)
 	ns := nettest.NewNamespace(t)
 	ns.CreateTAP("tap0", kernelCIDR)
@@ -51,8 +55,12 @@ func newKernelStack(t *testing.T) *kernelStack {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var link drivers.Link = drivers.Capture(tap, f, 65535)
+	if faults != (drivers.LinkFaults{}) {
+		link = drivers.Faulty(link, faults, faults, 1)
+	}
 	st, err := netspace.New(netspace.Config{
-		Link:    drivers.Capture(tap, f, 65535),
+		Link:    link,
 		Addrs:   []netip.Prefix{netip.MustParsePrefix(stackAddr + "/24")},
 		Gateway: netip.MustParseAddr("192.0.2.1"),
 		Logger:  zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)),
@@ -60,7 +68,17 @@ func newKernelStack(t *testing.T) *kernelStack {
 	if err != nil {
 		t.Fatal(err)
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := st.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
 	st.ServeUDPEcho(7)
+	st.ServeTCPEcho(7)
+	st.ServeTCPDiscard(9)
+	if err := st.ServeHTTP(80, netspace.HelloHandler()); err != nil {
+		t.Fatal(err)
+	}
 	k := &kernelStack{ns: ns, st: st, pcap: pcap}
 	t.Cleanup(func() {
 		k.st.Close()

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+	"time"
 
 	"netspace"
 	"netspace/drivers"
@@ -111,7 +113,13 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 		link.Close()
 		return usageError{err}
 	}
-	if err := startServices(st); err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	err = st.WaitReady(ctx)
+	cancel()
+	if err == nil {
+		err = startServices(st)
+	}
+	if err != nil {
 		st.Close()
 		return err
 	}
