@@ -25,8 +25,8 @@ go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 step go test
 go test -count=1 ./...
 
-step go test -race, concurrent core
-go test -count=1 -race ./dataspace ./actors ./timer
+step go test -race: the concurrent core, TCP and the whole-stack tests
+go test -count=1 -race ./dataspace ./actors ./timer ./tcp .
 
 echo
 echo "all checks passed"

@@ -38,6 +38,10 @@ func TestBadInvocations(t *testing.T) {
 		{[]string{"demo", "--log-level", "loud"}, 2, `netspace: bad --log-level "loud"`},
 		{[]string{"demo", "extra"}, 2, `netspace: demo: unexpected argument "extra"`},
 		{[]string{"demo", "--names", ","}, 2, "netspace: --names: no names given"},
+		{[]string{"run", "--tcp-cc", "vegas"}, 2, `netspace: bad --tcp-cc "vegas"`},
+		{[]string{"run", "--addr", "192.0.2.2"}, 2, `netspace: bad --addr "192.0.2.2"`},
+		{[]string{"run", "--tap", "t0", "--packet", "eth0"}, 2, "netspace: --tap and --packet are exclusive"},
+		{[]string{"replay"}, 2, "netspace: replay: want one pcap file, got 0 arguments"},
 	}
 	for _, c := range cases {
 		var out, errb bytes.Buffer

@@ -22,7 +22,7 @@ import (
 
 // stackFlags are the flags shared by run and replay.
 type stackFlags struct {
-	addr, gateway, mac, trace, level string
+	addr, gateway, mac, trace, level, cc string
 }
 
 func (f *stackFlags) register(fs *flag.FlagSet, defaultAddr, defaultTrace, defaultLevel string) {
@@ -31,6 +31,7 @@ func (f *stackFlags) register(fs *flag.FlagSet, defaultAddr, defaultTrace, defau
 	fs.StringVar(&f.mac, "mac", "", "the stack's MAC (default: the link's, else random locally administered)")
 	fs.StringVar(&f.trace, "trace", defaultTrace, `layers to trace, comma-separated (e.g. "arp,ip,udp"; "all")`)
 	fs.StringVar(&f.level, "log-level", defaultLevel, "log level: debug, info, warn, error (traces need debug)")
+	fs.StringVar(&f.cc, "tcp-cc", "cubic", "TCP congestion control: cubic or reno")
 }
 
 // config turns the flags into a stack Config (without the link).
@@ -58,6 +59,10 @@ func (f *stackFlags) config(log *zap.Logger) (netspace.Config, error) {
 	if f.trace != "" {
 		cfg.Trace = strings.Split(f.trace, ",")
 	}
+	if f.cc != "cubic" && f.cc != "reno" {
+		return cfg, usageError{fmt.Errorf("bad --tcp-cc %q: cubic or reno", f.cc)}
+	}
+	cfg.TCP.Conn.Congestion = f.cc
 	return cfg, nil
 }
 
