@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"syscall"
@@ -76,6 +77,12 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	create := fs.Bool("create-tap", false, "create the TAP device if it does not exist (it goes away at exit)")
 	packet := fs.String("packet", "", "attach to this existing interface with an AF_PACKET socket instead of a TAP")
 	pcapFile := fs.String("pcap", "", "capture every frame in and out to this pcap file")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (go tool pprof) to this file until exit")
+	for _, f := range features {
+		if f.flags != nil {
+			f.flags(fs)
+		}
+	}
 	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
@@ -93,6 +100,17 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	cfg, err := sf.config(log)
 	if err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return err
+		}
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
 	var link drivers.Link
 	if *packet != "" {
@@ -113,6 +131,14 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 		link = drivers.Capture(link, f, 65535)
 	}
 	cfg.Link = link
+	for _, f := range features {
+		if f.configure != nil {
+			if err := f.configure(&cfg); err != nil {
+				link.Close()
+				return usageError{err}
+			}
+		}
+	}
 	st, err := netspace.New(cfg)
 	if err != nil {
 		link.Close()
@@ -124,6 +150,21 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	if err == nil {
 		err = startServices(st)
 	}
+	var stops []func()
+	for _, f := range features {
+		if err != nil || f.start == nil {
+			continue
+		}
+		var stop func()
+		if stop, err = f.start(st, log); stop != nil {
+			stops = append(stops, stop)
+		}
+	}
+	defer func() {
+		for i := len(stops) - 1; i >= 0; i-- {
+			stops[i]()
+		}
+	}()
 	if err != nil {
 		st.Close()
 		return err
