@@ -160,12 +160,14 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 			stops = append(stops, stop)
 		}
 	}
-	defer func() {
+	runStops := func() {
 		for i := len(stops) - 1; i >= 0; i-- {
 			stops[i]()
 		}
-	}()
+		stops = nil
+	}
 	if err != nil {
+		runStops()
 		st.Close()
 		return err
 	}
@@ -180,10 +182,12 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 		log.Info("stopping", zap.Stringer("signal", s))
 	case <-link.Done():
 		if err := link.Err(); err != nil {
+			runStops()
 			st.Close()
 			return fmt.Errorf("link %s failed: %w", link.Name(), err)
 		}
 	}
+	runStops()
 	logCounters(log, st)
 	return st.Close()
 }
