@@ -139,7 +139,7 @@ func (a *Actor) handle(d *delivery) {
 	t := &a.turn
 	t.actions = t.actions[:0]
 	t.stopping = false
-	if d.sub != nil && d.sub.dead {
+	if d.sub != nil && d.sub.dead.Load() {
 		freeDelivery(d)
 		return
 	}

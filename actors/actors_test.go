@@ -512,3 +512,98 @@ func TestMessageLimitDropsOnlyMessages(t *testing.T) {
 		t.Fatalf("dropped %d, queued %d", slow.Dropped(), slow.Queued())
 	}
 }
+
+func TestObserveInline(t *testing.T) {
+	core, logs := observer.New(zapcore.DebugLevel)
+	sys := NewSystem(Deterministic(), WithLogger(zap.New(core)))
+	l := &log{}
+	doubler := sys.Spawn("doubler", func(t *Turn) {
+		t.ObserveInline(ds.RecordPattern(lMsg, ds.Lit(ds.String("double")), ds.Discard), func(in Inline, m ds.Record) {
+			v := m.Field(1).AsInt()
+			if v < 0 {
+				panic("negative")
+			}
+			n := in.SendNow(msg("sink", 2*v))
+			l.add("doubled %d to %d observers", v, n)
+		})
+	})
+	sys.Spawn("sink", func(t *Turn) {
+		t.Observe(ds.RecordPattern(lMsg, ds.Lit(ds.String("sink")), ds.CaptureAny), Handler{
+			Message: func(t *Turn, m ds.Record) { l.add("sink got %v", t.Captures()[0]) },
+		})
+	})
+	sys.Quiesce()
+	var reached int
+	sys.Spawn("source", func(t *Turn) {
+		reached = t.SendNow(msg("double", 21))
+	})
+	sys.Quiesce()
+	if got := l.take(); got != "doubled 21 to 1 observers; sink got 42" {
+		t.Fatalf("got %q", got)
+	}
+	if reached != 1 {
+		t.Fatalf("SendNow to an inline observer reached %d", reached)
+	}
+	// The inline observer's actor never ran a turn for it: its mailbox saw nothing.
+	if doubler.Queued() != 0 || doubler.Dropped() != 0 {
+		t.Fatal("an inline delivery went through the mailbox")
+	}
+	// Interest is still asserted, so drivers can see it.
+	if n := sys.Count(&ds.Observe{Pattern: ds.RecordPattern(lMsg, ds.Lit(ds.String("double")), ds.Discard)}); n != 1 {
+		t.Fatalf("inline interest asserted %d times", n)
+	}
+	// A panic is contained: the sender goes on, the inline actor stops.
+	sys.Spawn("bad", func(t *Turn) { t.Send(msg("double", -1)); t.Send(msg("sink", 7)) })
+	sys.Quiesce()
+	if got := l.take(); got != "sink got 7" {
+		t.Fatalf("after the panic: %q", got)
+	}
+	if doubler.Alive() || logs.FilterMessage("inline observer crashed").Len() != 1 {
+		t.Fatalf("inline crash: alive %v, logged %d", doubler.Alive(), logs.FilterMessage("inline observer crashed").Len())
+	}
+}
+
+func TestObserveInlineConcurrent(t *testing.T) {
+	sys := NewSystem()
+	defer sys.Close(5 * time.Second)
+	const senders, each = 4, 2000
+	got := make(chan int64, senders*each)
+	sys.Spawn("stage", func(t *Turn) {
+		t.ObserveInline(ds.RecordPattern(lMsg, ds.Lit(ds.String("stage")), ds.Discard), func(in Inline, m ds.Record) {
+			in.Send(msg("end", m.Field(1).AsInt()+1))
+		})
+	})
+	ready := make(chan struct{})
+	sys.Spawn("end", func(t *Turn) {
+		t.Observe(ds.RecordPattern(lMsg, ds.Lit(ds.String("end")), ds.CaptureAny), Handler{
+			Message: func(t *Turn, m ds.Record) { got <- t.Captures()[0].AsInt() },
+		})
+		close(ready)
+	})
+	<-ready
+	var wg sync.WaitGroup
+	for g := 0; g < senders; g++ {
+		a := sys.Spawn("sender", func(*Turn) {})
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for i := 0; i < each; i++ {
+				a.Send(msg("stage", int64(g*each+i)))
+			}
+		}(g)
+	}
+	wg.Wait()
+	seen := map[int64]bool{}
+	timeout := time.After(20 * time.Second)
+	for len(seen) < senders*each {
+		select {
+		case v := <-got:
+			seen[v] = true
+		case <-timeout:
+			t.Fatalf("%d of %d through the inline stage", len(seen), senders*each)
+		}
+	}
+	if !seen[1] || !seen[senders*each] {
+		t.Fatal("values were not transformed")
+	}
+}

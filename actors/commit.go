@@ -1,9 +1,12 @@
 package actors
 
 import (
+	"runtime/debug"
 	"sync"
 
 	ds "netspace/dataspace"
+
+	"go.uber.org/zap"
 )
 
 // committer applies one actor's effects to the shared index and turns the
@@ -14,8 +17,16 @@ import (
 // while the lock is held, so every observer sees events in the order the
 // index produced them.
 type committer struct {
-	actor *Actor
-	count int // messages delivered by the last send (for SendNow)
+	actor   *Actor
+	count   int          // messages delivered by the last send (for SendNow)
+	inlineQ []inlineItem // inline deliveries of the sends in progress
+}
+
+// inlineItem is a message for an inline observer, run once the routing
+// that found it has released the index.
+type inlineItem struct {
+	sub *Subscription
+	rec ds.Record
 }
 
 var committerPool = sync.Pool{New: func() any { return new(committer) }}
@@ -57,9 +68,41 @@ func (c *committer) send(m ds.Record) {
 		sys.tracer.record("message", c.actor, m)
 	}
 	sys.messages.Add(1)
+	mark, start := len(c.inlineQ), c.count
 	sys.mu.RLock()
-	defer sys.mu.RUnlock()
 	sys.ix.Message(m, c)
+	sys.mu.RUnlock()
+	mine := c.count - start
+	defer func() { c.count = start + mine }() // nested inline sends do not count here
+	if end := len(c.inlineQ); end > mark {
+		// Inline observers run outside the index lock, in order; their
+		// own sends append beyond end and drain before returning.
+		for i := mark; i < end; i++ {
+			it := c.inlineQ[i]
+			c.runInline(it.sub, it.rec)
+		}
+		clear(c.inlineQ[mark:end])
+		c.inlineQ = c.inlineQ[:mark]
+	}
+}
+
+// runInline calls an inline observer, containing a panic.
+func (c *committer) runInline(s *Subscription, m ds.Record) {
+	if s.dead.Load() {
+		return
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			a := s.actor
+			a.sys.crashes.Add(1)
+			a.sys.log.Error("inline observer crashed",
+				zap.Uint64("actor", a.id), zap.String("name", a.name),
+				zap.Any("panic", r), zap.ByteString("stack", debug.Stack()))
+			s.dead.Store(true)
+			a.Stop()
+		}
+	}()
+	s.inline(Inline{c}, m)
 }
 
 func (c *committer) observe(s *Subscription) {
@@ -80,10 +123,10 @@ func (c *committer) observe(s *Subscription) {
 }
 
 func (c *committer) unobserve(s *Subscription) {
-	if s.dead {
+	if s.dead.Load() {
 		return
 	}
-	s.dead = true
+	s.dead.Store(true)
 	a := c.actor
 	sys := a.sys
 	delete(a.subs, s)
@@ -114,6 +157,13 @@ func (c *committer) Message(o *ds.Observer, m ds.Record) {
 func (c *committer) event(o *ds.Observer, kind evKind, caps []ds.Value, m ds.Record) {
 	s := o.Target.(*Subscription)
 	a := s.actor
+	if s.inline != nil {
+		if kind == evMessage {
+			c.count++
+			c.inlineQ = append(c.inlineQ, inlineItem{s, m})
+		}
+		return
+	}
 	if kind == evMessage {
 		c.count++
 		if lim := a.msgLimit.Load(); lim > 0 && a.queued.Load() >= lim {

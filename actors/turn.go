@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"sync/atomic"
 	"time"
 
 	ds "netspace/dataspace"
@@ -19,14 +20,16 @@ type Handler struct {
 	Message func(t *Turn, m ds.Record)
 }
 
-// Subscription is one observation made with [Turn.Observe].
+// Subscription is one observation made with [Turn.Observe] or
+// [Turn.ObserveInline].
 type Subscription struct {
 	actor   *Actor
 	pattern *ds.Pattern
 	handler Handler
+	inline  func(in Inline, m ds.Record)
 	obs     *ds.Observer
 	assert  *ds.Observe
-	dead    bool
+	dead    atomic.Bool // read by inline senders on any goroutine
 }
 
 // Pattern returns the observed pattern.
@@ -80,6 +83,12 @@ func (t *Turn) System() *System { return t.actor.sys }
 // Now returns the system clock's current time.
 func (t *Turn) Now() time.Time { return t.actor.sys.clock.Now() }
 
+// Pending returns how many messages wait in the actor's mailbox behind
+// this turn. An actor can use it to batch: defer costly output while more
+// input is coming, and produce it once when the burst ends (the TCP
+// connection actor acknowledges a burst of segments with one ACK).
+func (t *Turn) Pending() int { return int(t.actor.queued.Load()) }
+
 // Assert asserts r from the end of this turn until retracted or until the
 // actor stops. r must not be changed afterwards.
 func (t *Turn) Assert(r ds.Record) Handle {
@@ -127,6 +136,41 @@ func (t *Turn) Observe(p *ds.Pattern, h Handler) *Subscription {
 	t.actions = append(t.actions, action{kind: actObserve, sub: s})
 	return s
 }
+
+// ObserveInline asserts interest in p, as Observe does, but hands every
+// matching message to fn synchronously, on the sending goroutine, as part
+// of the send: no mailbox, no turn. It is for the stateless stages of a
+// pipeline — decode a header, look a route up in a snapshot, write a
+// frame — so that a packet crosses layers without waking a goroutine per
+// layer. fn may run on many goroutines at once; it must not block, must
+// not touch its actor's turn state (publish what it needs through an
+// atomic snapshot), and may only send messages, or hand work to its actor
+// with Actor.Inject. Assertions are not delivered to inline observers. A
+// panic in fn is contained: logged, and the actor is stopped.
+func (t *Turn) ObserveInline(p *ds.Pattern, fn func(in Inline, m ds.Record)) *Subscription {
+	s := &Subscription{actor: t.actor, pattern: p, inline: fn}
+	t.actions = append(t.actions, action{kind: actObserve, sub: s})
+	return s
+}
+
+// Inline is what an inline observer may do: send messages, at once.
+type Inline struct{ c *committer }
+
+// Send routes m now, on the calling goroutine.
+func (in Inline) Send(m ds.Record) { in.c.send(m) }
+
+// SendNow routes m now and returns how many observers it reached.
+func (in Inline) SendNow(m ds.Record) int {
+	before := in.c.count
+	in.c.count = 0
+	in.c.send(m)
+	n := in.c.count
+	in.c.count = before
+	return n
+}
+
+// Now returns the system clock's time.
+func (in Inline) Now() time.Time { return in.c.actor.sys.clock.Now() }
 
 // Unobserve ends an observation: no event for it is handled after this
 // turn, and its Observe assertion is retracted.

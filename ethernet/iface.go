@@ -1,6 +1,7 @@
 package ethernet
 
 import (
+	"sync"
 	"sync/atomic"
 
 	"netspace/actors"
@@ -77,28 +78,31 @@ func bootInterface(t *actors.Turn, link drivers.Link, cfg InterfaceConfig, stats
 		Removed: func(t *actors.Turn, c []ds.Value) { setJoined(MACFrom(c[0]), -1) },
 	})
 
-	out := make([][]byte, 1)
-	t.Observe(OutboundPattern(name), actors.Handler{
-		Message: func(t *actors.Turn, m ds.Record) {
-			p := m.(*Packet)
-			frame := p.Frame
-			if len(frame) != HeaderLen+len(p.Body) {
-				frame = make([]byte, HeaderLen+len(p.Body))
-				copy(frame[HeaderLen:], p.Body)
+	// Transmission runs inline, on the sender's goroutine: the frame goes
+	// to the link without a hop through this actor's mailbox (links take
+	// concurrent Sends).
+	t.ObserveInline(OutboundPattern(name), func(in actors.Inline, m ds.Record) {
+		p := m.(*Packet)
+		frame := p.Frame
+		if len(frame) != HeaderLen+len(p.Body) {
+			frame = make([]byte, HeaderLen+len(p.Body))
+			copy(frame[HeaderLen:], p.Body)
+		}
+		PutHeader(frame, p.Dst, p.Src, p.Type)
+		out := sendBatches.Get().(*[1][]byte)
+		out[0] = frame
+		err := link.Send(out[:])
+		out[0] = nil
+		sendBatches.Put(out)
+		if err != nil {
+			stats.TxErrors.Add(1)
+			if ce := log.Check(zap.DebugLevel, "send failed"); ce != nil && LabelPacket.Traced() {
+				ce.Write(zap.Error(err), zap.Int("len", len(frame)))
 			}
-			PutHeader(frame, p.Dst, p.Src, p.Type)
-			out[0] = frame
-			if err := link.Send(out); err != nil {
-				stats.TxErrors.Add(1)
-				if ce := log.Check(zap.DebugLevel, "send failed"); ce != nil && LabelPacket.Traced() {
-					ce.Write(zap.Error(err), zap.Int("len", len(frame)))
-				}
-			} else {
-				stats.TxFrames.Add(1)
-				stats.TxBytes.Add(uint64(len(frame)))
-			}
-			out[0] = nil
-		},
+			return
+		}
+		stats.TxFrames.Add(1)
+		stats.TxBytes.Add(uint64(len(frame)))
 	})
 
 	rx := func(frames [][]byte) {
@@ -138,6 +142,10 @@ func bootInterface(t *actors.Turn, link drivers.Link, cfg InterfaceConfig, stats
 		me.Stop()
 	}()
 }
+
+// sendBatches holds one-frame batches for link.Send, so a send allocates
+// no slice.
+var sendBatches = sync.Pool{New: func() any { return new([1][]byte) }}
 
 func traceDrop(log *zap.Logger, reason string, n int) {
 	if !LabelPacket.Traced() {

@@ -2,6 +2,7 @@ package ip
 
 import (
 	"errors"
+	"maps"
 	"net/netip"
 	"slices"
 	"sync/atomic"
@@ -70,10 +71,29 @@ type pending struct {
 }
 
 // hopUse is a next hop in use: our arp-query for it and its last use.
+// The inline output path only sets used; the sweep turns it into last.
 type hopUse struct {
 	query actors.Handle
 	last  time.Time
+	used  atomic.Bool
 }
+
+// ipSnap is what the inline paths read: a copy of the actor's state,
+// published whole after every change (the maps are never written once
+// published).
+type ipSnap struct {
+	locals    map[netip.Addr]netip.Prefix
+	localIf   map[netip.Addr]string
+	ifaces    map[string]ifaceInfo
+	neighbors map[hop]ethernet.MAC
+	inUse     map[hop]*hopUse
+	routes    RouteTable
+	served    [256]bool
+}
+
+// sender is what sends a message: a turn (slow path) or an inline
+// context (fast path).
+type sender interface{ Send(m ds.Record) }
 
 // SpawnIP starts the IP actor. It learns interfaces from
 // ethernet-interface, addresses and routes from host-route, net-route and
@@ -110,6 +130,9 @@ type ipActor struct {
 	cfg       Config
 	stats     *Stats
 	log       *zap.Logger
+	me        *actors.Actor
+	snap      atomic.Pointer[ipSnap]
+	ids       atomic.Uint32 // identification counter, shared by both paths
 	ifaces    map[string]ifaceInfo
 	locals    map[netip.Addr]netip.Prefix // our address → its subnet
 	localIf   map[netip.Addr]string
@@ -124,7 +147,19 @@ type ipActor struct {
 	served    map[uint8]int // protocols somebody listens to
 	reasm     *Reassembler
 	reasmTmr  *actors.ActorTimer
-	id        uint16
+}
+
+// publish makes the actor's current state what the inline paths see.
+func (p *ipActor) publish() {
+	s := &ipSnap{
+		locals: maps.Clone(p.locals), localIf: maps.Clone(p.localIf), ifaces: maps.Clone(p.ifaces),
+		neighbors: maps.Clone(p.neighbors), inUse: maps.Clone(p.inUse),
+		routes: RouteTable{routes: slices.Clone(p.routes.routes)},
+	}
+	for proto, n := range p.served {
+		s.served[proto] = n > 0
+	}
+	p.snap.Store(s)
 }
 
 func (p *ipActor) boot(t *actors.Turn) {
@@ -139,13 +174,17 @@ func (p *ipActor) boot(t *actors.Turn) {
 	p.inUse = map[hop]*hopUse{}
 	p.served = map[uint8]int{}
 	p.reasm = NewReassembler(p.cfg.Reassembly)
-	p.id = p.cfg.FirstID
+	p.ids.Store(uint32(p.cfg.FirstID))
+	p.me = t.Actor()
+	p.publish()
+	// Every handler below ends with publish (a turn may run several).
 
 	t.Observe(ds.RecordPattern(ethernet.LabelInterface, ds.CaptureAny, ds.CaptureAny, ds.CaptureAny), actors.Handler{
 		Added: func(t *actors.Turn, c []ds.Value) {
 			p.ifaces[c[0].AsString()] = ifaceInfo{mac: ethernet.MACFrom(c[1]), mtu: int(c[2].AsInt())}
+			p.publish()
 		},
-		Removed: func(t *actors.Turn, c []ds.Value) { delete(p.ifaces, c[0].AsString()) },
+		Removed: func(t *actors.Turn, c []ds.Value) { delete(p.ifaces, c[0].AsString()); p.publish() },
 	})
 	t.Observe(ds.RecordPattern(LabelHostRoute, ds.CaptureAny, ds.CaptureAny, ds.CaptureAny), actors.Handler{
 		Added: func(t *actors.Turn, c []ds.Value) {
@@ -157,6 +196,7 @@ func (p *ipActor) boot(t *actors.Turn) {
 			p.locals[addr], p.localIf[addr] = pfx, iface
 			p.routes.Add(Route{Net: pfx, Iface: iface})
 			p.arpLocal[addr] = t.Assert(&ethernet.ARPLocal{Iface: iface, IP: addr})
+			p.publish()
 		},
 		Removed: func(t *actors.Turn, c []ds.Value) {
 			addr, bits, iface := c[0].AsAddr(), int(c[1].AsInt()), c[2].AsString()
@@ -171,17 +211,21 @@ func (p *ipActor) boot(t *actors.Turn) {
 	t.Observe(ds.RecordPattern(LabelNetRoute, ds.CaptureAny, ds.CaptureAny, ds.CaptureAny), actors.Handler{
 		Added: func(t *actors.Turn, c []ds.Value) {
 			p.routes.Add(Route{Net: netip.PrefixFrom(c[0].AsAddr(), int(c[1].AsInt())), Iface: c[2].AsString()})
+			p.publish()
 		},
 		Removed: func(t *actors.Turn, c []ds.Value) {
 			p.routes.Remove(Route{Net: netip.PrefixFrom(c[0].AsAddr(), int(c[1].AsInt())), Iface: c[2].AsString()})
+			p.publish()
 		},
 	})
 	t.Observe(ds.RecordPattern(LabelGatewayRoute, ds.CaptureAny, ds.CaptureAny, ds.CaptureAny, ds.CaptureAny), actors.Handler{
 		Added: func(t *actors.Turn, c []ds.Value) {
 			p.routes.Add(Route{Net: netip.PrefixFrom(c[0].AsAddr(), int(c[1].AsInt())), Gateway: c[2].AsAddr(), Iface: c[3].AsString()})
+			p.publish()
 		},
 		Removed: func(t *actors.Turn, c []ds.Value) {
 			p.routes.Remove(Route{Net: netip.PrefixFrom(c[0].AsAddr(), int(c[1].AsInt())), Gateway: c[2].AsAddr(), Iface: c[3].AsString()})
+			p.publish()
 		},
 	})
 	t.Observe(ds.RecordPattern(ethernet.LabelARPEntry, ds.CaptureAny, ds.CaptureAny, ds.CaptureAny), actors.Handler{
@@ -189,22 +233,32 @@ func (p *ipActor) boot(t *actors.Turn) {
 			h := hop{c[0].AsString(), c[1].AsAddr()}
 			p.neighbors[h] = ethernet.MACFrom(c[2])
 			p.flush(t, h)
+			p.publish()
 		},
-		Removed: func(t *actors.Turn, c []ds.Value) { delete(p.neighbors, hop{c[0].AsString(), c[1].AsAddr()}) },
+		Removed: func(t *actors.Turn, c []ds.Value) {
+			delete(p.neighbors, hop{c[0].AsString(), c[1].AsAddr()})
+			p.publish()
+		},
 	})
 	// Which protocols does anybody listen to? Interest in
 	// ip-packet(_, #t, _, _, proto, _, _) says.
 	t.Observe(ds.ObservePattern(ds.RecordPattern(LabelPacket, ds.Discard, ds.Lit(ds.Bool(true)), ds.Discard, ds.Discard,
 		ds.CaptureAny, ds.Discard, ds.Discard)), actors.Handler{
-		Added:   func(t *actors.Turn, c []ds.Value) { p.served[uint8(c[0].AsInt())]++ },
-		Removed: func(t *actors.Turn, c []ds.Value) { p.served[uint8(c[0].AsInt())]-- },
+		Added:   func(t *actors.Turn, c []ds.Value) { p.served[uint8(c[0].AsInt())]++; p.publish() },
+		Removed: func(t *actors.Turn, c []ds.Value) { p.served[uint8(c[0].AsInt())]--; p.publish() },
 	})
-	t.Observe(ds.RecordPattern(ethernet.LabelPacket, ds.Discard, ds.Lit(ds.Bool(true)), ds.Discard, ds.Discard,
-		ds.Lit(ds.Int(int64(ethernet.EtherTypeIPv4))), ds.Discard), actors.Handler{
-		Message: func(t *actors.Turn, m ds.Record) { p.input(t, m.(*ethernet.Packet)) },
+	// The data path runs inline, on the sender's goroutine (the link's
+	// reader, a connection actor), against the published snapshot; what
+	// it cannot finish goes to this actor's own turns.
+	t.ObserveInline(ds.RecordPattern(ethernet.LabelPacket, ds.Discard, ds.Lit(ds.Bool(true)), ds.Discard, ds.Discard,
+		ds.Lit(ds.Int(int64(ethernet.EtherTypeIPv4))), ds.Discard), func(in actors.Inline, m ds.Record) {
+		p.inputInline(in, m.(*ethernet.Packet))
 	})
-	t.Observe(OutboundPattern(), actors.Handler{
-		Message: func(t *actors.Turn, m ds.Record) { p.output(t, m.(*Packet)) },
+	t.ObserveInline(OutboundPattern(), func(in actors.Inline, m ds.Record) {
+		d := m.(*Packet)
+		if !p.fastOutput(in, d) {
+			p.me.Inject(func(t *actors.Turn) { p.output(t, d) })
+		}
 	})
 }
 
@@ -214,14 +268,16 @@ var limitedBroadcast = netip.AddrFrom4([4]byte{255, 255, 255, 255})
 // isLocal reports whether a received datagram to dst is ours: one of our
 // addresses, the limited broadcast, or the broadcast address of one of our
 // subnets.
-func (p *ipActor) isLocal(dst netip.Addr) (ours, broadcast bool) {
-	if _, ok := p.locals[dst]; ok {
+func (p *ipActor) isLocal(dst netip.Addr) (ours, broadcast bool) { return isLocalIn(p.locals, dst) }
+
+func isLocalIn(locals map[netip.Addr]netip.Prefix, dst netip.Addr) (ours, broadcast bool) {
+	if _, ok := locals[dst]; ok {
 		return true, false
 	}
 	if dst == limitedBroadcast {
 		return true, true
 	}
-	for _, pfx := range p.locals {
+	for _, pfx := range locals {
 		if isSubnetBroadcast(pfx, dst) {
 			return true, true
 		}
@@ -280,8 +336,11 @@ func lastAddr(p netip.Prefix) netip.Addr {
 	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
 }
 
-// input handles one received IPv4 frame.
-func (p *ipActor) input(t *actors.Turn, f *ethernet.Packet) {
+// inputInline handles one received IPv4 frame on the sender's goroutine:
+// validate, and pass it up, unless it is a fragment (reassembly is the
+// actor's).
+func (p *ipActor) inputInline(in actors.Inline, f *ethernet.Packet) {
+	s := p.snap.Load()
 	p.stats.Received.Add(1)
 	h := IPv4(f.Body)
 	if err := h.Check(); err != nil {
@@ -289,13 +348,22 @@ func (p *ipActor) input(t *actors.Turn, f *ethernet.Packet) {
 		p.trace("drop malformed datagram", zap.Error(err), zap.Int("len", len(f.Body)))
 		return
 	}
-	ours, bcast := p.isLocal(h.Dst())
+	ours, bcast := isLocalIn(s.locals, h.Dst())
 	if !ours {
 		p.stats.NotForUs.Add(1)
 		p.trace("drop datagram not for us", zap.Stringer("dst", h.Dst()))
 		return
 	}
 	if h.IsFragment() {
+		p.me.Inject(func(t *actors.Turn) { p.reassemble(t, f.Iface, h, bcast) })
+		return
+	}
+	p.deliverTo(in, s.served[h.Protocol()], f.Iface, h, bcast)
+}
+
+// reassemble takes one fragment (already validated, for us).
+func (p *ipActor) reassemble(t *actors.Turn, iface string, h IPv4, bcast bool) {
+	{
 		whole, done, err := p.reasm.Add(t.Now(), h)
 		if err != nil {
 			p.stats.ReasmDropped.Add(1)
@@ -309,13 +377,13 @@ func (p *ipActor) input(t *actors.Turn, f *ethernet.Packet) {
 		}
 		h = whole
 	}
-	p.deliver(t, f.Iface, h, bcast)
+	p.deliverTo(t, p.served[h.Protocol()] > 0, iface, h, bcast)
 }
 
-// deliver passes a whole datagram up, or answers protocol unreachable.
-func (p *ipActor) deliver(t *actors.Turn, iface string, h IPv4, bcast bool) {
+// deliverTo passes a whole datagram up, or answers protocol unreachable.
+func (p *ipActor) deliverTo(t sender, served bool, iface string, h IPv4, bcast bool) {
 	proto := h.Protocol()
-	if p.served[proto] <= 0 {
+	if !served {
 		p.stats.NoProtocol.Add(1)
 		if !bcast {
 			t.Send(&ICMPError{Type: ICMPTypeDestUnreach, Code: ICMPCodeProtocolUnreachable, Original: h})
@@ -393,8 +461,7 @@ func (p *ipActor) output(t *actors.Turn, d *Packet) {
 	if ttl == 0 {
 		ttl = 64
 	}
-	p.id++
-	hdr := IPv4Fields{TOS: d.TOS, ID: p.id, TTL: ttl, Protocol: d.Proto, Src: src, Dst: dst, Options: d.Options}
+	hdr := IPv4Fields{TOS: d.TOS, ID: uint16(p.ids.Add(1)), TTL: ttl, Protocol: d.Proto, Src: src, Dst: dst, Options: d.Options}
 	if d.DontFragment {
 		hdr.Flags = FlagDF
 	}
@@ -456,9 +523,13 @@ func (p *ipActor) local(t *actors.Turn, d *Packet, src netip.Addr, bcast bool) {
 
 // sourceFor picks our address on iface, preferring one on dst's subnet.
 func (p *ipActor) sourceFor(iface string, dst netip.Addr) netip.Addr {
+	return sourceIn(p.locals, p.localIf, iface, dst)
+}
+
+func sourceIn(locals map[netip.Addr]netip.Prefix, localIf map[netip.Addr]string, iface string, dst netip.Addr) netip.Addr {
 	var any netip.Addr
-	for a, pfx := range p.locals {
-		if p.localIf[a] != iface {
+	for a, pfx := range locals {
+		if localIf[a] != iface {
 			continue
 		}
 		if pfx.Contains(dst) {
@@ -469,6 +540,69 @@ func (p *ipActor) sourceFor(iface string, dst netip.Addr) netip.Addr {
 		}
 	}
 	return any
+}
+
+// fastOutput sends a datagram on the sender's goroutine when nothing about
+// it needs the actor: a unicast off our own addresses, routed to a next
+// hop already resolved and in use, within the MTU. It reports false for
+// everything else (local delivery, broadcasts, unresolved next hops,
+// fragmentation, no route), which the actor then handles in a turn.
+func (p *ipActor) fastOutput(in sender, d *Packet) bool {
+	s := p.snap.Load()
+	dst := d.Dst
+	if !dst.Is4() || dst == limitedBroadcast {
+		return false
+	}
+	if _, ours := s.locals[dst]; ours {
+		return false
+	}
+	for _, pfx := range s.locals {
+		if isSubnetBroadcast(pfx, dst) {
+			return false
+		}
+	}
+	route, next, ok := s.routes.Lookup(dst)
+	if !ok {
+		return false
+	}
+	h := hop{route.Iface, next}
+	info, ok := s.ifaces[h.iface]
+	mac, known := s.neighbors[h]
+	u := s.inUse[h]
+	if !ok || !known || u == nil {
+		return false
+	}
+	src := d.Src
+	if !src.IsValid() {
+		src = sourceIn(s.locals, s.localIf, h.iface, dst)
+	}
+	ttl := d.TTL
+	if ttl == 0 {
+		ttl = 64
+	}
+	hdr := IPv4Fields{TOS: d.TOS, TTL: ttl, Protocol: d.Proto, Src: src, Dst: dst, Options: d.Options}
+	hl := hdr.HeaderLen()
+	total := hl + len(d.Body)
+	if total > info.mtu {
+		return false
+	}
+	hdr.ID, hdr.TotalLen = uint16(p.ids.Add(1)), uint16(total)
+	if d.DontFragment {
+		hdr.Flags = FlagDF
+	}
+	frame := d.Frame
+	if hl != IPv4MinHeaderLen || len(frame) != Headroom+len(d.Body) {
+		frame = make([]byte, ethernet.HeaderLen+total)
+		copy(frame[ethernet.HeaderLen+hl:], d.Body)
+	}
+	PutIPv4Header(frame[ethernet.HeaderLen:], &hdr)
+	p.stats.Sent.Add(1)
+	if !u.used.Load() {
+		u.used.Store(true)
+	}
+	in.Send(&ethernet.Packet{Iface: h.iface, Src: info.mac, Dst: mac, Type: ethernet.EtherTypeIPv4,
+		Body: frame[ethernet.HeaderLen:], Frame: frame})
+	return true
 }
 
 // emit sends a frame (IP header written at HeaderLen) to a next hop,
@@ -500,7 +634,8 @@ func (p *ipActor) use(t *actors.Turn, h hop) {
 	if u == nil {
 		u = &hopUse{query: t.Assert(&ethernet.ARPQuery{Iface: h.iface, IP: h.ip})}
 		p.inUse[h] = u
-		p.armSweep(t, p.cfg.NeighborIdle)
+		p.armSweep(t, p.cfg.NeighborIdle/8)
+		defer p.publish()
 	}
 	u.last = t.Now()
 }
@@ -510,6 +645,7 @@ func (p *ipActor) release(t *actors.Turn, h hop) {
 	if u := p.inUse[h]; u != nil {
 		t.Retract(u.query)
 		delete(p.inUse, h)
+		p.publish()
 	}
 }
 
@@ -527,11 +663,17 @@ func (p *ipActor) armSweep(t *actors.Turn, d time.Duration) {
 
 // sweep releases the next hops unused for NeighborIdle (a hop waiting for
 // resolution is left to its resolve timeout) and re-arms the timer for the
-// earliest of the others, at most eight times per NeighborIdle.
+// earliest of the others, and at least every NeighborIdle/8 while hops are
+// in use: uses on the inline path only set a flag (no clock read per
+// datagram) and the sweep dates them, so a hop goes between NeighborIdle
+// and NeighborIdle/8 after its last use.
 func (p *ipActor) sweep(t *actors.Turn) {
 	now, idle := t.Now(), p.cfg.NeighborIdle
 	var next time.Duration
 	for h, u := range p.inUse {
+		if u.used.Swap(false) {
+			u.last = now // used on the fast path since the last sweep
+		}
 		left := idle - now.Sub(u.last)
 		if p.pending[h] != nil {
 			left = max(left, p.cfg.ResolveTimeout)
@@ -545,7 +687,7 @@ func (p *ipActor) sweep(t *actors.Turn) {
 		}
 	}
 	if len(p.inUse) > 0 {
-		p.armSweep(t, max(next, idle/8))
+		p.armSweep(t, min(max(next, time.Second), idle/8))
 	}
 }
 

@@ -202,6 +202,19 @@ type Conn struct {
 
 	out   []Segment
 	stats Stats
+	held  bool // output waits for Hold(false)
+}
+
+// Hold defers output: while held, Input, Write and Consumed change the
+// connection's state but send nothing; Hold(false) sends what is due, once.
+// A caller that has a burst of segments to hand in holds, inputs them all,
+// and releases: the burst is acknowledged by one ACK (as receive offload
+// does in kernels), and data goes out in as few segments as possible.
+func (c *Conn) Hold(now time.Time, on bool) {
+	c.held = on
+	if !on {
+		c.output(now)
+	}
 }
 
 // NewConn returns a closed connection between local and remote, whose

@@ -40,7 +40,13 @@ type connActor struct {
 	tmr                 *actors.ActorTimer
 	tmrAt               time.Time
 	stopping            bool
+	burst               int // segments input while output is held
 }
+
+// maxBurst bounds how many segments one ACK may cover (RFC 5681 §4.2
+// asks for an ACK every second full-sized segment; receive offload
+// stretches that to a burst, as here, never to more than this).
+const maxBurst = 16
 
 // spawnConn starts a connection actor.
 func (l *layer) spawnConn(t *actors.Turn, spec connSpec) *actors.Actor {
@@ -151,8 +157,19 @@ func (a *connActor) start(t *actors.Turn, local netip.AddrPort) {
 	a.c = NewConn(cfg, local, a.spec.remote, a.l.isn.ISN(local, a.spec.remote, now), now)
 	t.Observe(PacketPattern(a.spec.remote, local), actors.Handler{
 		Message: func(t *actors.Turn, m ds.Record) {
-			a.c.Input(t.Now(), &m.(*Packet).Seg)
-			a.flush(t)
+			now := t.Now()
+			// While more segments wait behind this one, hold the output:
+			// the burst gets one ACK and one delivery to the user.
+			if !a.c.held && t.Pending() > 0 {
+				a.c.Hold(now, true)
+			}
+			a.c.Input(now, &m.(*Packet).Seg)
+			if a.c.held {
+				if a.burst++; t.Pending() > 0 && a.burst < maxBurst {
+					return
+				}
+			}
+			a.flush(t) // releases the hold
 		},
 	})
 	if a.spec.passive {
@@ -240,6 +257,11 @@ func (a *connActor) flush(t *actors.Turn) {
 	if c == nil {
 		a.maybeStop(t)
 		return
+	}
+	if c.held {
+		// Whatever turn flushes ends a burst of held segments.
+		a.burst = 0
+		c.Hold(t.Now(), false)
 	}
 	for i, segs := 0, c.TakeSegments(); i < len(segs); i++ {
 		t.Send(encode(a.spec.local, a.spec.remote, &segs[i]))

@@ -2,6 +2,7 @@ package tcp
 
 import (
 	"encoding/binary"
+	"maps"
 	"net/netip"
 	"sync/atomic"
 
@@ -101,12 +102,25 @@ func Spawn(t *actors.Turn, cfg LayerConfig) (*actors.Actor, *LayerStats) {
 // bootCodec is the codec: one decode per received segment, then one
 // routing attempt to the connection's 4-tuple pattern.
 func (l *layer) bootCodec(t *actors.Turn) {
-	t.SetMessageLimit(8192)
 	log := t.System().Logger().Named("tcp")
-	listening := map[uint16]bool{}
+	// The codec runs inline, on the goroutine that delivers the datagram
+	// (the link's reader): one decode, then one routing attempt straight
+	// into the connection's mailbox. Its only state, the ports listened
+	// on, is published copy-on-write.
+	var listening atomic.Pointer[map[uint16]bool]
+	listening.Store(&map[uint16]bool{})
+	setListening := func(port uint16, on bool) {
+		next := maps.Clone(*listening.Load())
+		if on {
+			next[port] = true
+		} else {
+			delete(next, port)
+		}
+		listening.Store(&next)
+	}
 	t.Observe(ds.RecordPattern(LabelListening, ds.CaptureAny), actors.Handler{
-		Added:   func(t *actors.Turn, c []ds.Value) { listening[uint16(c[0].AsInt())] = true },
-		Removed: func(t *actors.Turn, c []ds.Value) { delete(listening, uint16(c[0].AsInt())) },
+		Added:   func(t *actors.Turn, c []ds.Value) { setListening(uint16(c[0].AsInt()), true) },
+		Removed: func(t *actors.Turn, c []ds.Value) { setListening(uint16(c[0].AsInt()), false) },
 	})
 	trace := func(msg string, fs ...zap.Field) {
 		if LabelPacket.Traced() {
@@ -115,47 +129,45 @@ func (l *layer) bootCodec(t *actors.Turn) {
 			}
 		}
 	}
-	t.Observe(ip.InboundPattern(ip.ProtocolTCP), actors.Handler{
-		Message: func(t *actors.Turn, m ds.Record) {
-			d := m.(*ip.Packet)
-			l.stats.SegsIn.Add(1)
-			h := Header(d.Body)
-			if err := h.Check(); err != nil {
-				l.stats.Malformed.Add(1)
-				trace("drop malformed segment", zap.Error(err), zap.Stringer("src", d.Src))
+	t.ObserveInline(ip.InboundPattern(ip.ProtocolTCP), func(in actors.Inline, m ds.Record) {
+		d := m.(*ip.Packet)
+		l.stats.SegsIn.Add(1)
+		h := Header(d.Body)
+		if err := h.Check(); err != nil {
+			l.stats.Malformed.Add(1)
+			trace("drop malformed segment", zap.Error(err), zap.Stringer("src", d.Src))
+			return
+		}
+		if d.Iface != "lo" && !h.VerifyChecksum(d.Src, d.Dst) {
+			l.stats.BadChecksum.Add(1)
+			trace("drop segment with bad checksum", zap.Stringer("src", d.Src))
+			return
+		}
+		p := &Packet{FromWire: true,
+			Src: netip.AddrPortFrom(d.Src, h.SrcPort()), Dst: netip.AddrPortFrom(d.Dst, h.DstPort()),
+			Seg:     Segment{Seq: h.Seq(), Ack: h.Ack(), Flags: h.Flags(), Window: h.Window(), Payload: h.Payload()},
+			RawOpts: h.Options()}
+		if err := ParseOptions(p.RawOpts, &p.Seg.Opts); err != nil {
+			l.stats.Malformed.Add(1)
+			trace("drop segment with malformed options", zap.Error(err), zap.Stringer("src", p.Src))
+			return
+		}
+		if in.SendNow(p) > 0 {
+			return
+		}
+		if (*listening.Load())[p.Dst.Port()] {
+			l.stats.Unclaimed.Add(1)
+			if in.SendNow(&Unclaimed{Port: p.Dst.Port(), Packet: p}) > 0 {
 				return
 			}
-			if d.Iface != "lo" && !h.VerifyChecksum(d.Src, d.Dst) {
-				l.stats.BadChecksum.Add(1)
-				trace("drop segment with bad checksum", zap.Stringer("src", d.Src))
-				return
-			}
-			p := &Packet{FromWire: true,
-				Src: netip.AddrPortFrom(d.Src, h.SrcPort()), Dst: netip.AddrPortFrom(d.Dst, h.DstPort()),
-				Seg:     Segment{Seq: h.Seq(), Ack: h.Ack(), Flags: h.Flags(), Window: h.Window(), Payload: h.Payload()},
-				RawOpts: h.Options()}
-			if err := ParseOptions(p.RawOpts, &p.Seg.Opts); err != nil {
-				l.stats.Malformed.Add(1)
-				trace("drop segment with malformed options", zap.Error(err), zap.Stringer("src", p.Src))
-				return
-			}
-			if t.SendNow(p) > 0 {
-				return
-			}
-			if listening[p.Dst.Port()] {
-				l.stats.Unclaimed.Add(1)
-				if t.SendNow(&Unclaimed{Port: p.Dst.Port(), Packet: p}) > 0 {
-					return
-				}
-			}
-			l.reset(t, p)
-		},
+		}
+		l.reset(in, p)
 	})
 }
 
 // reset answers a segment that belongs to no connection (RFC 9293
 // §3.10.7.1): never a RST for a RST.
-func (l *layer) reset(t *actors.Turn, p *Packet) {
+func (l *layer) reset(t interface{ Send(ds.Record) }, p *Packet) {
 	s := &p.Seg
 	if s.Flags.Has(FlagRST) {
 		return

@@ -6,6 +6,9 @@ import "time"
 // recovery, new data and FIN as the windows allow, and an ACK if one is
 // owed and nothing else carried it.
 func (c *Conn) output(now time.Time) {
+	if c.held {
+		return
+	}
 	switch c.state {
 	case Closed, Listen, SynSent:
 		return

@@ -159,6 +159,9 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 		if stop, err = f.start(st, log); stop != nil {
 			stops = append(stops, stop)
 		}
+		if err != nil {
+			err = fmt.Errorf("%s: %w", f.name, err)
+		}
 	}
 	runStops := func() {
 		for i := len(stops) - 1; i >= 0; i-- {
