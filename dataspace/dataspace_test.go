@@ -542,3 +542,25 @@ func TestCapturedMarker(t *testing.T) {
 		t.Error("Captured should match anything in an ordinary pattern")
 	}
 }
+
+// BenchmarkObserverChurn adds and removes an observer of one specific
+// record while n others of the same shape are asserted — a connection
+// actor starting and stopping beside n others. It must not grow with n.
+func BenchmarkObserverChurn(b *testing.B) {
+	for _, n := range []int{10, 1000, 10000} {
+		b.Run(fmt.Sprintf("assertions=%d", n), func(b *testing.B) {
+			ix := NewIndex()
+			sink := &countSink{}
+			ix.AddObserver(RecordPattern(lA, CaptureAny, Discard), "any", sink) // the shape exists
+			for i := 0; i < n; i++ {
+				ix.Assert(a(Int(int64(i)), String("x")), sink)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				o := ix.AddObserver(RecordPattern(lA, Lit(Int(int64(i%n))), CaptureAny), i, sink)
+				ix.RemoveObserver(o)
+			}
+		})
+	}
+}

@@ -109,7 +109,7 @@ func (ix *Index) AddObserver(p *Pattern, target any, sink Sink) *Observer {
 	for _, c := range o.skel.classes {
 		n = n.extend(c)
 	}
-	g := n.cont.group(o.skel.constPaths)
+	g := n.cont.group(n, o.skel.constPaths)
 	l := g.leaf(n, o.skel.constVals)
 	cg := l.capGroup(o.skel.capPaths)
 	o.node, o.group, o.leaf, o.caps = n, g, l, cg
@@ -142,7 +142,7 @@ func (ix *Index) RemoveObserver(o *Observer) {
 		o.leaf.dropCapGroup(cg)
 		if len(o.leaf.caps) == 0 {
 			o.group.dropLeaf(o.leaf)
-			if o.group.n == 0 {
+			if o.group.n == 0 && len(o.node.cont.cached.m) < keepEmptyGroups {
 				o.node.cont.dropGroup(o.group)
 				o.node.prune()
 			}
@@ -174,6 +174,11 @@ type constGroup struct {
 	paths  []path
 	leaves map[uint64]*leaf
 	n      int
+	// byVals holds the node's assertions by the hash of their values at
+	// paths, so that a new leaf finds the assertions it matches without
+	// scanning all of them (connection setup would otherwise cost time
+	// proportional to the number of connections).
+	byVals map[uint64]recordSet
 }
 
 type leaf struct {
@@ -253,6 +258,9 @@ const maxInline = 8
 func (n *node) message(r Record, sink Sink) {
 	var buf [maxInline]Value
 	for _, g := range n.cont.groups {
+		if g.n == 0 {
+			continue
+		}
 		vals := gather(r, g.paths, buf[:0])
 		for l := g.leaves[hashValues(vals)]; l != nil; l = l.next {
 			if !valuesEqual(l.consts, vals) {
@@ -284,7 +292,19 @@ func (n *node) adjust(r Record, h uint64, delta int, sink Sink) {
 	var buf [maxInline]Value
 	for _, g := range n.cont.groups {
 		vals := gather(r, g.paths, buf[:0])
-		for l := g.leaves[hashValues(vals)]; l != nil; l = l.next {
+		vh := hashValues(vals)
+		if delta > 0 {
+			g.hold(vh, r, h)
+		} else if set, ok := g.byVals[vh]; ok {
+			set.remove(r, h)
+			if len(set.m) == 0 {
+				delete(g.byVals, vh)
+			}
+		}
+		if g.n == 0 {
+			continue
+		}
+		for l := g.leaves[vh]; l != nil; l = l.next {
 			if !valuesEqual(l.consts, vals) {
 				continue
 			}
@@ -316,16 +336,37 @@ func (n *node) adjust(r Record, h uint64, delta int, sink Sink) {
 	}
 }
 
-func (c *continuation) group(paths []path) *constGroup {
+// group returns the const group of node n for paths, creating it (and
+// indexing n's assertions by their values at paths) when absent.
+func (c *continuation) group(n *node, paths []path) *constGroup {
 	for _, g := range c.groups {
 		if pathsEqual(g.paths, paths) {
 			return g
 		}
 	}
-	g := &constGroup{paths: paths, leaves: map[uint64]*leaf{}}
+	g := &constGroup{paths: paths, leaves: map[uint64]*leaf{}, byVals: map[uint64]recordSet{}}
+	var buf [maxInline]Value
+	n.cont.cached.each(func(r Record, h uint64) {
+		g.hold(hashValues(gather(r, paths, buf[:0])), r, h)
+	})
 	c.groups = append(c.groups, g)
 	return g
 }
+
+// hold files r (hash h) under the hash vh of its values at g's paths.
+func (g *constGroup) hold(vh uint64, r Record, h uint64) {
+	set, ok := g.byVals[vh]
+	if !ok {
+		set = newRecordSet()
+		g.byVals[vh] = set
+	}
+	set.add(r, h)
+}
+
+// keepEmptyGroups is how many assertions a node must hold for a const
+// group without leaves to be kept rather than dropped: rebuilding its
+// index would cost a scan of them all each time an observer comes back.
+const keepEmptyGroups = 64
 
 func (c *continuation) dropGroup(g *constGroup) {
 	for i, x := range c.groups {
@@ -348,11 +389,14 @@ func (g *constGroup) leaf(n *node, vals []Value) *leaf {
 	l := &leaf{consts: vals, next: g.leaves[h], cached: newRecordSet()}
 	g.leaves[h] = l
 	g.n++
-	n.cont.cached.each(func(r Record, rh uint64) {
-		if valuesEqual(l.consts, gather(r, g.paths, nil)) {
-			l.cached.add(r, rh)
-		}
-	})
+	var buf [maxInline]Value
+	if set, ok := g.byVals[h]; ok {
+		set.each(func(r Record, rh uint64) {
+			if valuesEqual(l.consts, gather(r, g.paths, buf[:0])) {
+				l.cached.add(r, rh)
+			}
+		})
+	}
 	return l
 }
 
