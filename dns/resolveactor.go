@@ -277,7 +277,9 @@ func (ra *resolverActor) sendTCP(t *actors.Turn, q Query) {
 	server := q.Server
 	t.Spawn("dns-tcp", func(t *actors.Turn) {
 		var in []byte
-		R, L := tcp.Lit(remote), tcp.Lit(local)
+		// Record patterns, not literal records: the dialer recognises
+		// tcp-channel(tcp-address(h, p), tcp-handle(id), ?) by its shape.
+		R, L := tcp.AddressPattern(remote.AddrPort()), tcp.HandlePattern(local.ID)
 		t.Observe(ds.RecordPattern(tcp.LabelChannel, R, L, ds.CaptureAny), actors.Handler{
 			Message: func(t *actors.Turn, m ds.Record) {
 				data := m.(*tcp.Channel).Data

@@ -257,12 +257,14 @@ func readName(b []byte, off int) (string, int, error) {
 // without a trailing dot — or an error if it cannot be a domain name (an
 // empty label, a label over 63 bytes, over 255 bytes in all).
 func CanonicalName(name string) (string, error) {
-	name = strings.Map(func(r rune) rune {
-		if r >= 'A' && r <= 'Z' {
-			return r + 'a' - 'A'
+	name = strings.TrimSuffix(name, ".")
+	if strings.ContainsFunc(name, func(r rune) bool { return r >= 'A' && r <= 'Z' }) {
+		b := []byte(name)
+		for i, c := range b {
+			b[i] = lowerASCII(c)
 		}
-		return r
-	}, strings.TrimSuffix(name, "."))
+		name = string(b)
+	}
 	if name == "" {
 		return "", nil
 	}
