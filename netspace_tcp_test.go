@@ -105,14 +105,14 @@ func tcpClient(s *Stack, id string, remote netip.AddrPort, data []byte) *transfe
 func hashSink(s *Stack, port uint16, reply []byte) map[netip.AddrPort]*transfer {
 	got := map[netip.AddrPort]*transfer{}
 	svc := &tcpService{port: port}
-	svc.onOpen = func(t *actors.Turn, c *svcConn) { got[c.addr] = &transfer{received: sha256.New()} }
-	svc.onData = func(t *actors.Turn, c *svcConn, data []byte) {
+	svc.onOpen = func(t sender, c *svcConn) { got[c.addr] = &transfer{received: sha256.New()} }
+	svc.onData = func(t sender, c *svcConn, data []byte) {
 		tr := got[c.addr]
 		tr.received.Write(data)
 		tr.got += len(data)
 		c.consume(t, len(data))
 	}
-	svc.onPeerClosed = func(t *actors.Turn, c *svcConn) {
+	svc.onPeerClosed = func(t sender, c *svcConn) {
 		got[c.addr].eof = true
 		c.send(t, reply)
 		got[c.addr].sent = len(reply)
@@ -120,12 +120,12 @@ func hashSink(s *Stack, port uint16, reply []byte) map[netip.AddrPort]*transfer 
 			c.close(t, tcp.CloseWrite)
 		}
 	}
-	svc.onSent = func(t *actors.Turn, c *svcConn, n int) {
+	svc.onSent = func(t sender, c *svcConn, n int) {
 		if c.peerClosed && c.queuedLen == 0 {
 			c.close(t, tcp.CloseWrite)
 		}
 	}
-	svc.onGone = func(t *actors.Turn, c *svcConn) { got[c.addr].done = true }
+	svc.onGone = func(t sender, c *svcConn) { got[c.addr].done = true }
 	s.Spawn(fmt.Sprintf("hash-sink:%d", port), svc.boot)
 	return got
 }
@@ -216,5 +216,20 @@ func TestTCPManyConnections(t *testing.T) {
 			t.Fatalf("a connection at the sink got %d bytes that match no client's (eof %v)", s.got, s.eof)
 		}
 		delete(want, string(s.received.Sum(nil)))
+	}
+}
+
+// TestTCPEchoUnderLoss runs the stack's own echo service (inline data
+// handlers) under loss: what comes back must be what was sent.
+func TestTCPEchoUnderLoss(t *testing.T) {
+	for seed := uint64(1); seed <= 4; seed++ {
+		p := newPair(t, drivers.Faults{Seed: seed, Drop: 0.02, Reorder: 0.02})
+		p.b.ServeTCPEcho(7)
+		data := payload(2<<20, seed)
+		tr := tcpClient(p.a, "echo", netip.AddrPortFrom(addrB, 7), data)
+		p.runUntil(t, 10*time.Minute, func() bool { return tr.done })
+		if tr.got != len(data) || !bytes.Equal(tr.received.Sum(nil), sum(data)) {
+			t.Fatalf("seed %d: echo of %d bytes came back as %d bytes, hash match %v", seed, len(data), tr.got, bytes.Equal(tr.received.Sum(nil), sum(data)))
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	"sync"
 
 	"netspace/actors"
 	ds "netspace/dataspace"
@@ -20,17 +21,27 @@ import (
 // granted and queues the rest; a service reports data consumed only when
 // it is done with it, so a slow peer slows its sender and memory stays
 // bounded by the windows.
+//
+// A service may run its data handlers inline (inline = true): onData and
+// onSent then run on the connection actor's goroutine as part of its
+// send (actors.Turn.ObserveInline), so a request and its reply wake one
+// goroutine instead of three; the service's table is then guarded by mu.
 type tcpService struct {
-	port  uint16
-	local *tcp.Listener
-	conns map[netip.AddrPort]*svcConn
+	port   uint16
+	inline bool
+	local  *tcp.Listener
+	mu     sync.Mutex
+	conns  map[netip.AddrPort]*svcConn
 
-	onOpen       func(t *actors.Turn, c *svcConn)              // established
-	onData       func(t *actors.Turn, c *svcConn, data []byte) // data arrived
-	onSent       func(t *actors.Turn, c *svcConn, n int)       // n queued bytes left on a new grant
-	onPeerClosed func(t *actors.Turn, c *svcConn)              // the peer half-closed
-	onGone       func(t *actors.Turn, c *svcConn)              // closed, reset or timed out
+	onOpen       func(t sender, c *svcConn)              // established
+	onData       func(t sender, c *svcConn, data []byte) // data arrived
+	onSent       func(t sender, c *svcConn, n int)       // n queued bytes left on a new grant
+	onPeerClosed func(t sender, c *svcConn)              // the peer half-closed
+	onGone       func(t sender, c *svcConn)              // closed, reset or timed out
 }
+
+// sender sends messages: a turn, or an inline context.
+type sender interface{ Send(m ds.Record) }
 
 // svcConn is one connection of a tcpService.
 type svcConn struct {
@@ -47,7 +58,7 @@ type svcConn struct {
 
 // send writes data (and what was queued before it) as far as the grants
 // allow, queues the rest, and returns the bytes written now.
-func (c *svcConn) send(t *actors.Turn, data []byte) int {
+func (c *svcConn) send(t sender, data []byte) int {
 	if len(data) > 0 {
 		c.queue = append(c.queue, data)
 		c.queuedLen += len(data)
@@ -70,13 +81,13 @@ func (c *svcConn) send(t *actors.Turn, data []byte) int {
 	return sent
 }
 
-func (c *svcConn) consume(t *actors.Turn, n int) {
+func (c *svcConn) consume(t sender, n int) {
 	if n > 0 {
 		t.Send(&tcp.Consumed{Remote: c.remote, Local: c.svc.local, N: n})
 	}
 }
 
-func (c *svcConn) close(t *actors.Turn, how string) {
+func (c *svcConn) close(t sender, how string) {
 	if !c.closed {
 		c.closed = true
 		t.Send(&tcp.Close{Remote: c.remote, Local: c.svc.local, How: how})
@@ -94,16 +105,14 @@ func (s *tcpService) boot(t *actors.Turn) {
 	lp := tcp.ListenerPattern(s.port)
 	t.Observe(ds.RecordPattern(tcp.LabelConnection, ds.CaptureAny, lp, ds.CaptureAny), actors.Handler{
 		Added: func(t *actors.Turn, caps []ds.Value) {
+			s.mu.Lock()
+			defer s.mu.Unlock()
 			a := addrOf(caps[0])
 			c := s.conns[a]
 			switch caps[1].AsString() {
 			case tcp.StateEstablished:
 				if c == nil {
-					c = &svcConn{svc: s, remote: caps[0].AsRecord(), addr: a}
-					s.conns[a] = c
-					if s.onOpen != nil {
-						s.onOpen(t, c)
-					}
+					s.open(t, caps[0].AsRecord(), a)
 				}
 			case tcp.StatePeerClosed:
 				if c != nil && !c.peerClosed {
@@ -122,40 +131,71 @@ func (s *tcpService) boot(t *actors.Turn) {
 			}
 		},
 	})
-	t.Observe(tcp.ChannelFrom(lp), actors.Handler{
-		Message: func(t *actors.Turn, m ds.Record) {
-			ch := m.(*tcp.Channel)
-			if c := s.conns[addrOf(ds.Rec(ch.Src))]; c != nil && s.onData != nil {
-				s.onData(t, c, ch.Data)
+	// Data and grants come only from an established connection; inline,
+	// they can overtake the tcp-connection event still in this actor's
+	// mailbox, so they open the connection's entry if need be.
+	onData := func(t sender, m ds.Record) {
+		ch := m.(*tcp.Channel)
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if c := s.conn(t, ch.Src); s.onData != nil {
+			s.onData(t, c, ch.Data)
+		}
+	}
+	onWritable := func(t sender, m ds.Record) {
+		w := m.(*tcp.Writable)
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if c := s.conn(t, w.Remote); c != nil {
+			c.credit += w.N
+			if n := c.send(t, nil); s.onSent != nil {
+				s.onSent(t, c, n)
 			}
-		},
-	})
-	t.Observe(ds.RecordPattern(tcp.LabelWritable, ds.CaptureAny, lp, ds.CaptureAny), actors.Handler{
-		Message: func(t *actors.Turn, m ds.Record) {
-			w := m.(*tcp.Writable)
-			if c := s.conns[addrOf(ds.Rec(w.Remote))]; c != nil {
-				c.credit += w.N
-				if n := c.send(t, nil); s.onSent != nil {
-					s.onSent(t, c, n)
-				}
-			}
-		},
-	})
+		}
+	}
+	data, writable := tcp.ChannelFrom(lp), ds.RecordPattern(tcp.LabelWritable, ds.CaptureAny, lp, ds.CaptureAny)
+	if s.inline {
+		t.ObserveInline(data, func(in actors.Inline, m ds.Record) { onData(in, m) })
+		t.ObserveInline(writable, func(in actors.Inline, m ds.Record) { onWritable(in, m) })
+		return
+	}
+	t.Observe(data, actors.Handler{Message: func(t *actors.Turn, m ds.Record) { onData(t, m) }})
+	t.Observe(writable, actors.Handler{Message: func(t *actors.Turn, m ds.Record) { onWritable(t, m) }})
+}
+
+// open records a new connection (with mu held) and calls onOpen.
+func (s *tcpService) open(t sender, remote ds.Record, a netip.AddrPort) *svcConn {
+	c := &svcConn{svc: s, remote: remote, addr: a}
+	s.conns[a] = c
+	if s.onOpen != nil {
+		s.onOpen(t, c)
+	}
+	return c
+}
+
+// conn returns the entry of the connection to remote, opening it if
+// need be (with mu held).
+func (s *tcpService) conn(t sender, remote ds.Record) *svcConn {
+	a := addrOf(ds.Rec(remote))
+	if c := s.conns[a]; c != nil {
+		return c
+	}
+	return s.open(t, remote, a)
 }
 
 // ServeTCPEcho serves TCP echo (RFC 862) on port. Data is reported
 // consumed only once echoed, so a peer that does not read its echoes is
 // stopped by its own window; after the peer half-closes and everything is
-// echoed, the connection closes.
+// echoed, the connection closes. Its data handlers run inline.
 func (s *Stack) ServeTCPEcho(port uint16) *actors.Actor {
-	svc := &tcpService{port: port}
-	done := func(t *actors.Turn, c *svcConn) {
+	svc := &tcpService{port: port, inline: true}
+	done := func(t sender, c *svcConn) {
 		if c.peerClosed && c.queuedLen == 0 {
 			c.close(t, tcp.CloseWrite)
 		}
 	}
-	svc.onData = func(t *actors.Turn, c *svcConn, data []byte) { c.consume(t, c.send(t, data)) }
-	svc.onSent = func(t *actors.Turn, c *svcConn, n int) { c.consume(t, n); done(t, c) }
+	svc.onData = func(t sender, c *svcConn, data []byte) { c.consume(t, c.send(t, data)) }
+	svc.onSent = func(t sender, c *svcConn, n int) { c.consume(t, n); done(t, c) }
 	svc.onPeerClosed = done
 	return s.Spawn(fmt.Sprintf("tcp-echo:%d", port), svc.boot)
 }
@@ -163,9 +203,9 @@ func (s *Stack) ServeTCPEcho(port uint16) *actors.Actor {
 // ServeTCPDiscard serves TCP discard (RFC 863) on port: data is consumed
 // and dropped; the connection closes after the peer half-closes.
 func (s *Stack) ServeTCPDiscard(port uint16) *actors.Actor {
-	svc := &tcpService{port: port}
-	svc.onData = func(t *actors.Turn, c *svcConn, data []byte) { c.consume(t, len(data)) }
-	svc.onPeerClosed = func(t *actors.Turn, c *svcConn) { c.close(t, tcp.CloseWrite) }
+	svc := &tcpService{port: port, inline: true}
+	svc.onData = func(t sender, c *svcConn, data []byte) { c.consume(t, len(data)) }
+	svc.onPeerClosed = func(t sender, c *svcConn) { c.close(t, tcp.CloseWrite) }
 	return s.Spawn(fmt.Sprintf("tcp-discard:%d", port), svc.boot)
 }
 
@@ -175,15 +215,15 @@ var sourceChunk = bytes.Repeat([]byte("netspace source: 0123456789abcdefghijklmn
 // ServeTCPSource serves an endless stream on port (like chargen, RFC 864,
 // without its line pattern) until the peer closes.
 func (s *Stack) ServeTCPSource(port uint16) *actors.Actor {
-	svc := &tcpService{port: port}
-	fill := func(t *actors.Turn, c *svcConn) {
+	svc := &tcpService{port: port, inline: true}
+	fill := func(t sender, c *svcConn) {
 		for c.credit > 0 && !c.closed {
 			c.send(t, sourceChunk[:min(len(sourceChunk), c.credit)])
 		}
 	}
-	svc.onData = func(t *actors.Turn, c *svcConn, data []byte) { c.consume(t, len(data)) }
-	svc.onSent = func(t *actors.Turn, c *svcConn, _ int) { fill(t, c) }
-	svc.onPeerClosed = func(t *actors.Turn, c *svcConn) { c.close(t, tcp.CloseBoth) }
+	svc.onData = func(t sender, c *svcConn, data []byte) { c.consume(t, len(data)) }
+	svc.onSent = func(t sender, c *svcConn, _ int) { fill(t, c) }
+	svc.onPeerClosed = func(t sender, c *svcConn) { c.close(t, tcp.CloseBoth) }
 	return s.Spawn(fmt.Sprintf("tcp-source:%d", port), svc.boot)
 }
 
@@ -193,19 +233,19 @@ func (s *Stack) ServeTCPSource(port uint16) *actors.Actor {
 // records, meant to be read.
 func (s *Stack) ServeChat(port uint16) *actors.Actor {
 	svc := &tcpService{port: port}
-	broadcast := func(t *actors.Turn, from *svcConn, line string) {
+	broadcast := func(t sender, from *svcConn, line string) {
 		for _, c := range svc.conns {
 			if c != from && !c.closed {
 				c.send(t, []byte(line))
 			}
 		}
 	}
-	svc.onOpen = func(t *actors.Turn, c *svcConn) {
+	svc.onOpen = func(t sender, c *svcConn) {
 		c.state = new(bytes.Buffer)
 		c.send(t, []byte(fmt.Sprintf("welcome, %v; %d here\n", c.addr, len(svc.conns))))
 		broadcast(t, c, fmt.Sprintf("* %v joined\n", c.addr))
 	}
-	svc.onData = func(t *actors.Turn, c *svcConn, data []byte) {
+	svc.onData = func(t sender, c *svcConn, data []byte) {
 		buf := c.state.(*bytes.Buffer)
 		buf.Write(data)
 		for {
@@ -222,8 +262,8 @@ func (s *Stack) ServeChat(port uint16) *actors.Actor {
 		}
 		c.consume(t, len(data))
 	}
-	svc.onPeerClosed = func(t *actors.Turn, c *svcConn) { c.close(t, tcp.CloseBoth) }
-	svc.onGone = func(t *actors.Turn, c *svcConn) { broadcast(t, c, fmt.Sprintf("* %v left\n", c.addr)) }
+	svc.onPeerClosed = func(t sender, c *svcConn) { c.close(t, tcp.CloseBoth) }
+	svc.onGone = func(t sender, c *svcConn) { broadcast(t, c, fmt.Sprintf("* %v left\n", c.addr)) }
 	return s.Spawn(fmt.Sprintf("chat:%d", port), svc.boot)
 }
 

@@ -324,8 +324,10 @@ func (c *Conn) Write(now time.Time, data []byte) int {
 	if n < len(data) {
 		c.stats.WindowFull++
 	}
-	if c.sndOff > 0 && c.sndOff >= len(c.sndBuf)/2 {
-		// Move the queued data down before it grows the array again.
+	if c.sndOff > 0 && c.sndOff >= len(c.sndBuf)/2 && len(c.out) == 0 {
+		// Move the queued data down before it grows the array again —
+		// but never under segments not yet taken: their payloads alias
+		// this array (a retransmission queued while output is held).
 		k := copy(c.sndBuf, c.sndBuf[c.sndOff:])
 		c.sndBuf, c.sndOff = c.sndBuf[:k], 0
 	}

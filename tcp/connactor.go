@@ -48,12 +48,20 @@ type connActor struct {
 // stretches that to a burst, as here, never to more than this).
 const maxBurst = 16
 
-// spawnConn starts a connection actor.
+// spawnConn starts a connection actor as a child of t's actor.
 func (l *layer) spawnConn(t *actors.Turn, spec connSpec) *actors.Actor {
 	a := &connActor{l: l, spec: spec}
-	name := fmt.Sprintf("tcp:%v-%v", spec.remote, spec.local)
-	return t.Spawn(name, a.boot)
+	return t.Spawn(connName(spec), a.boot)
 }
+
+// spawnConnIn starts a connection actor in sys from any goroutine: its
+// boot turn runs before this returns.
+func (l *layer) spawnConnIn(sys *actors.System, spec connSpec) *actors.Actor {
+	a := &connActor{l: l, spec: spec}
+	return sys.Spawn(connName(spec), a.boot)
+}
+
+func connName(spec connSpec) string { return fmt.Sprintf("tcp:%v-%v", spec.remote, spec.local) }
 
 func (a *connActor) boot(t *actors.Turn) {
 	a.l.stats.Active.Add(1)

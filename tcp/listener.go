@@ -3,6 +3,7 @@ package tcp
 import (
 	"fmt"
 	"net/netip"
+	"sync"
 	"time"
 
 	"netspace/actors"
@@ -21,10 +22,12 @@ type tuple struct{ remote, local netip.AddrPort }
 // established connections carry on.
 func (l *layer) spawnListener(t *actors.Turn, port uint16) *actors.Actor {
 	return t.Spawn(fmt.Sprintf("tcp-listener:%d", port), func(t *actors.Turn) {
-		me := t.Actor()
-		log := t.System().Logger().Named("tcp").With(zap.Uint16("port", port))
-		t.SetMessageLimit(8192)
+		me, sys := t.Actor(), t.System()
+		log := sys.Logger().Named("tcp").With(zap.Uint16("port", port))
 		t.Assert(&Listening{Port: port})
+		// The listener's table is shared by its turns and its inline
+		// handler (which runs on the link's reader goroutine).
+		var mu sync.Mutex
 		children := map[tuple]*actors.Actor{}
 		halfOpen := map[netip.AddrPort]bool{} // by remote
 		t.Observe(ds.ObservePattern(ds.RecordPattern(LabelChannel, ds.Captured, ListenerPattern(port), ds.Discard)), actors.Handler{
@@ -32,12 +35,16 @@ func (l *layer) spawnListener(t *actors.Turn, port uint16) *actors.Actor {
 		})
 		t.Observe(ds.RecordPattern(LabelAccepted, ds.Lit(ds.Int(int64(port))), ds.CaptureAny), actors.Handler{
 			Message: func(t *actors.Turn, m ds.Record) {
+				mu.Lock()
 				delete(halfOpen, m.(*Accepted).Remote)
+				mu.Unlock()
 			},
 		})
-		spawn := func(t *actors.Turn, p *Packet, open func(c *Conn, now time.Time)) {
+		// spawn starts a connection actor at once, on the calling
+		// goroutine: its boot turn sends the SYN-ACK.
+		spawn := func(p *Packet, open func(c *Conn, now time.Time)) {
 			key := tuple{p.Src, p.Dst}
-			child := l.spawnConn(t, connSpec{
+			child := l.spawnConnIn(sys, connSpec{
 				local: p.Dst, remote: p.Src,
 				localRec: &Listener{Port: port}, remoteRec: &Address{Host: p.Src.Addr(), Port: p.Src.Port()},
 				passive: true, open: open,
@@ -45,6 +52,8 @@ func (l *layer) spawnListener(t *actors.Turn, port uint16) *actors.Actor {
 			children[key] = child
 			child.Watch(func() {
 				me.Inject(func(t *actors.Turn) {
+					mu.Lock()
+					defer mu.Unlock()
 					if children[key] == child {
 						delete(children, key)
 					}
@@ -52,40 +61,42 @@ func (l *layer) spawnListener(t *actors.Turn, port uint16) *actors.Actor {
 				})
 			})
 		}
-		t.Observe(ds.RecordPattern(LabelUnclaimed, ds.Lit(ds.Int(int64(port))), ds.Discard), actors.Handler{
-			Message: func(t *actors.Turn, m ds.Record) {
-				p := m.(*Unclaimed).Packet
-				s := &p.Seg
-				key := tuple{p.Src, p.Dst}
-				if c := children[key]; c != nil && c.Alive() && t.SendNow(p) > 0 {
-					return // its connection was not yet listening when the codec tried
-				}
-				switch {
-				case s.Flags.Has(FlagRST):
+		// Segments nobody claimed: SYNs, cookie ACKs, strays. Handled
+		// inline, so a SYN-ACK leaves without a hop through a mailbox.
+		t.ObserveInline(ds.RecordPattern(LabelUnclaimed, ds.Lit(ds.Int(int64(port))), ds.Discard), func(in actors.Inline, m ds.Record) {
+			p := m.(*Unclaimed).Packet
+			s := &p.Seg
+			key := tuple{p.Src, p.Dst}
+			mu.Lock()
+			defer mu.Unlock()
+			if c := children[key]; c != nil && c.Alive() && in.SendNow(p) > 0 {
+				return // its connection was not yet listening when the codec tried
+			}
+			switch {
+			case s.Flags.Has(FlagRST):
+				return
+			case s.Flags.Has(FlagSYN) && !s.Flags.Has(FlagACK):
+				l.stats.SYNs.Add(1)
+				if len(halfOpen) < l.cfg.Backlog {
+					halfOpen[p.Src] = true
+					syn := copySegment(s)
+					spawn(p, func(c *Conn, now time.Time) { c.AcceptSYN(now, &syn) })
 					return
-				case s.Flags.Has(FlagSYN) && !s.Flags.Has(FlagACK):
-					l.stats.SYNs.Add(1)
-					if len(halfOpen) < l.cfg.Backlog {
-						halfOpen[p.Src] = true
-						syn := copySegment(s)
-						spawn(t, p, func(c *Conn, now time.Time) { c.AcceptSYN(now, &syn) })
-						return
-					}
-					l.sendCookie(t, p)
-				case s.Flags.Has(FlagACK) && !s.Flags.Has(FlagSYN):
-					opts, ok := l.cookies.Check(p.Dst, p.Src, s.Seq.Add(-1), s.Ack.Add(-1), s.Opts.TSEcr, s.Opts.HasTS, t.Now())
-					if !ok {
-						l.stats.CookiesRejected.Add(1)
-						l.reset(t, p)
-						return
-					}
-					l.stats.CookiesAccepted.Add(1)
-					ack := copySegment(s)
-					spawn(t, p, func(c *Conn, now time.Time) { c.AcceptCookie(now, &ack, opts) })
-				default:
-					l.reset(t, p)
 				}
-			},
+				l.sendCookie(in, p)
+			case s.Flags.Has(FlagACK) && !s.Flags.Has(FlagSYN):
+				opts, ok := l.cookies.Check(p.Dst, p.Src, s.Seq.Add(-1), s.Ack.Add(-1), s.Opts.TSEcr, s.Opts.HasTS, in.Now())
+				if !ok {
+					l.stats.CookiesRejected.Add(1)
+					l.reset(in, p)
+					return
+				}
+				l.stats.CookiesAccepted.Add(1)
+				ack := copySegment(s)
+				spawn(p, func(c *Conn, now time.Time) { c.AcceptCookie(now, &ack, opts) })
+			default:
+				l.reset(in, p)
+			}
 		})
 		log.Debug("listening")
 	})
@@ -93,7 +104,8 @@ func (l *layer) spawnListener(t *actors.Turn, port uint16) *actors.Actor {
 
 // sendCookie answers a SYN statelessly with a SYN cookie (the backlog is
 // full): the handshake's state travels in our ISN (and timestamp).
-func (l *layer) sendCookie(t *actors.Turn, p *Packet) {
+func (l *layer) sendCookie(in actors.Inline, p *Packet) {
+	t := in
 	s := &p.Seg
 	mss := uint16(536)
 	if s.Opts.HasMSS {

@@ -52,8 +52,8 @@ func (c *Conn) ackAdvance(now time.Time, ack Seq) {
 		n = min(n, len(c.sndBuf)-c.sndOff)
 		c.sndOff += n
 		c.sndBase = c.sndBase.Add(n)
-		if c.sndOff == len(c.sndBuf) {
-			c.sndBuf, c.sndOff = c.sndBuf[:0], 0
+		if c.sndOff == len(c.sndBuf) && len(c.out) == 0 {
+			c.sndBuf, c.sndOff = c.sndBuf[:0], 0 // reuse the array (no segment aliases it)
 		}
 	}
 	if c.highRxt.LessThan(ack) {

@@ -307,3 +307,44 @@ func TestRFC5961(t *testing.T) {
 		t.Fatalf("state %v err %v", s.c.State(), s.c.Err())
 	}
 }
+
+// TestHeldSegmentsKeepTheirBytes: segments queued while output is held
+// (a retransmission triggered by duplicate ACKs in a burst) alias the send
+// buffer until they are taken; a Write in the same burst must not move
+// the bytes under them.
+func TestHeldSegmentsKeepTheirBytes(t *testing.T) {
+	s := newScript(t, Config{SndBuf: 64 << 10})
+	s.established(Options{MSS: 1000, HasMSS: true})
+	data := make([]byte, 10000)
+	for i := range data {
+		data[i] = byte(i / 1000)
+	}
+	s.c.Write(s.now, data)
+	s.out() // ten segments out
+	// The peer acknowledges the first half (the buffer may now compact),
+	// then sends three duplicate ACKs for 6001: that segment is lost.
+	s.in(Segment{Seq: 5001, Ack: 6001, Flags: FlagACK, Window: 65535})
+	s.out()
+	s.c.Hold(s.now, true)
+	for i := 0; i < 3; i++ {
+		s.in(Segment{Seq: 5001, Ack: 6001, Flags: FlagACK, Window: 65535})
+	}
+	// Still in the burst: more data arrives from the user, enough to make
+	// the buffer want to compact.
+	s.c.Write(s.now, bytes.Repeat([]byte("C"), 1000))
+	s.c.Hold(s.now, false)
+	var retx *Segment
+	for _, g := range s.out() {
+		if g.Seq == 6001 {
+			g := g
+			retx = &g
+			break
+		}
+	}
+	if retx == nil {
+		t.Fatal("no retransmission of the segment at 6001")
+	}
+	if want := data[5000:6000]; !bytes.Equal(retx.Payload, want) {
+		t.Fatalf("retransmitted payload starts %q, want %q", retx.Payload[:8], want[:8])
+	}
+}
