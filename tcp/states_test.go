@@ -860,3 +860,65 @@ func TestStateShutdownInSynReceived(t *testing.T) {
 	s.expect("FIN|ACK seq=1001 ack=5001")
 	s.wantState(FinWait1)
 }
+
+// RFC 9293 §3.10.7.3: text and controls on the SYN,ACK are processed as
+// in the synchronized states ("continue processing at the sixth step"):
+// the data is delivered and the FIN takes the connection to CLOSE-WAIT.
+func TestStateSynSentSYNACKWithData(t *testing.T) {
+	t.Skip("BUG: data and FIN on a SYN,ACK are dropped in SYN-SENT (inputSynSent returns after entering " +
+		"ESTABLISHED), against RFC 9293 §3.10.7.3 (\"continue processing at the sixth step\"); the peer must " +
+		"retransmit them. Reproduce: Connect; in SYN|ACK|FIN seq=5000 ack=1001 with 10 bytes; the ACK says " +
+		"ack=5001 and nothing is readable")
+	s := newScript(t, Config{})
+	s.c.Connect(s.now)
+	s.expect("SYN seq=1000")
+	s.in(Segment{Seq: 5000, Ack: 1001, Flags: FlagSYN | FlagACK | FlagFIN, Window: peerWin, Payload: pattern(10)})
+	s.expect("ACK seq=1001 ack=5012")
+	s.read(pattern(10))
+	s.wantState(CloseWait)
+}
+
+// The FIN is retransmitted with the data before it after an RTO
+// (go-back-N, here in one segment), and the state stays FIN-WAIT-1;
+// Shutdown twice sends one FIN.
+func TestStateFinRetransmittedWithData(t *testing.T) {
+	s := newScript(t, Config{})
+	s.established(mss1000)
+	s.c.Write(s.now, pattern(100))
+	s.c.Shutdown(s.now)
+	s.c.Shutdown(s.now)
+	s.expect("PSH|ACK seq=1001 ack=5001 len=100", "FIN|ACK seq=1101 ack=5001 len=0")
+	s.wantState(FinWait1)
+	_, rto := s.c.RTT()
+	s.advance(rto)
+	s.expect("FIN|PSH|ACK seq=1001 ack=5001 len=100")
+	s.wantState(FinWait1)
+	s.in(peerAck(5001, 1101)) // the data, not the FIN
+	s.wantState(FinWait1)
+	s.in(peerAck(5001, 1102))
+	s.wantState(FinWait2)
+}
+
+// Sequence numbers wrap modulo 2^32 (RFC 9293 §3.4): a whole connection
+// across the wrap on both sides.
+func TestStateSequenceWrap(t *testing.T) {
+	now := time.Unix(1_000_000, 0)
+	const iss Seq = 0xffffff00
+	s := &script{t: t, c: NewConn(Config{NoDelay: true, NoDelayedAck: true}, scriptLocal, scriptRemote, iss, now), now: now}
+	const irs Seq = 0xfffffff0
+	syn := Segment{Seq: irs, Flags: FlagSYN, Window: peerWin, Opts: mss1000}
+	s.c.AcceptSYN(s.now, &syn)
+	s.expect("SYN|ACK seq=4294967040 ack=4294967281")
+	s.in(peerAck(irs+1, iss+1))
+	s.wantState(Established)
+	s.c.Write(s.now, pattern(1000))
+	s.expect("PSH|ACK seq=4294967041 ack=4294967281 len=1000") // ends at 0x2e9
+	s.in(peerData(irs+1, iss.Add(1001), 100))                    // ends at 0x55
+	s.expect("ACK seq=745 ack=85")
+	s.read(pattern(100))
+	s.c.Close(s.now)
+	s.expect("FIN|ACK seq=745 ack=85")
+	s.in(peerFIN(85, 746))
+	s.expect("ACK seq=746 ack=86")
+	s.wantState(TimeWait)
+}
