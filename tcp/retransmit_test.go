@@ -592,3 +592,23 @@ func TestEarlyRetransmitNotWithNewData(t *testing.T) {
 	s.in(dup)
 	s.expect("ACK seq=1001 len=1000")
 }
+
+// A tail loss probe after the FIN is the last segment sent again (RFC
+// 8985 §7.3): the bare FIN, or the last segment of data with the FIN.
+func TestTailLossProbeAfterFIN(t *testing.T) {
+	t.Skip("BUG: with the FIN sent, the tail loss probe starts one byte into the last data segment " +
+		"(seq 3002 with 999 bytes and the FIN, not 3001 with 1000): onPTO counts the FIN as a byte of " +
+		"data, so the probe repeats no segment that was sent (RFC 8985 §7.3). Reproduce: SACK, srtt 100ms; " +
+		"Write 3000; Shutdown; advance 200ms")
+	s := newScript(t, Config{NoDelay: true, Congestion: "reno"})
+	s.open(mss1000SACK, 100*time.Millisecond, peerWin)
+	s.c.Write(s.now, pattern(3000))
+	s.c.Shutdown(s.now)
+	s.expect("ACK seq=1001 len=1000", "ACK seq=2001 len=1000", "PSH|ACK seq=3001 len=1000", "FIN|ACK seq=4001 len=0")
+	s.advance(200 * time.Millisecond)
+	got := s.out()
+	if len(got) != 1 || !got[0].Flags.Has(FlagFIN) ||
+		!(segMatches(&got[0], "FIN|PSH|ACK seq=3001 len=1000") || segMatches(&got[0], "FIN|ACK seq=4001 len=0")) {
+		t.Fatalf("probe %v, want the FIN alone or with the last 1000 bytes", fmtSegs(got))
+	}
+}
