@@ -913,7 +913,7 @@ func TestStateSequenceWrap(t *testing.T) {
 	s.wantState(Established)
 	s.c.Write(s.now, pattern(1000))
 	s.expect("PSH|ACK seq=4294967041 ack=4294967281 len=1000") // ends at 0x2e9
-	s.in(peerData(irs+1, iss.Add(1001), 100))                    // ends at 0x55
+	s.in(peerData(irs+1, iss.Add(1001), 100))                  // ends at 0x55
 	s.expect("ACK seq=745 ack=85")
 	s.read(pattern(100))
 	s.c.Close(s.now)
