@@ -48,6 +48,11 @@ type Config struct {
 	// ChallengeACKs bounds the RFC 5961 challenge ACKs sent per second
 	// [10].
 	ChallengeACKs int
+	// SYNWindow caps the window our SYN and SYN-ACK advertise [65535, and
+	// no more than RcvBuf]; OptionLayout orders their options
+	// [LayoutLinux]. Behaviour profiles that mimic a kernel set them.
+	SYNWindow    int
+	OptionLayout OptionLayout
 }
 
 func (c *Config) defaults() {

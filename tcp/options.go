@@ -44,7 +44,27 @@ type Options struct {
 
 	SACK    [MaxSACKBlocks]Block // the first NumSACK are valid
 	NumSACK int
+
+	// Layout orders the options when they are encoded (ParseOptions
+	// leaves it LayoutLinux).
+	Layout OptionLayout
 }
+
+// OptionLayout is an order and padding of options on the wire. Peers
+// accept any; conformance tests written against one kernel compare them
+// byte for byte.
+type OptionLayout uint8
+
+// Option layouts.
+const (
+	// LayoutLinux is Linux's: MSS, SACK-permitted, timestamps, NOP, window
+	// scale, then SACK blocks.
+	LayoutLinux OptionLayout = iota
+	// LayoutBSD is FreeBSD's: MSS, NOP, window scale, SACK-permitted,
+	// timestamps, SACK blocks, each preceded by the NOPs that align it as
+	// FreeBSD does, and EOL padding to a multiple of 4.
+	LayoutBSD
+)
 
 // ParseOptions decodes the options area b (Header.Options) into o, which
 // it resets first. EOL ends the list; NOPs are skipped; unknown options
@@ -111,6 +131,9 @@ func ParseOptions(b []byte, o *Options) error {
 // OptionsLen returns the number of bytes PutOptions writes for o: a
 // multiple of 4, at most 40.
 func OptionsLen(o *Options) int {
+	if o.Layout == LayoutBSD {
+		return putOptionsBSD(nil, o)
+	}
 	n, _ := optionsLayout(o)
 	return n
 }
@@ -143,12 +166,16 @@ func optionsLayout(o *Options) (n, sack int) {
 
 // PutOptions encodes o into b, NOP-padded so that every option is
 // aligned as RFC 7323 Appendix A suggests and the total is a multiple of
-// 4, and returns the length written (OptionsLen(o)). The layout is
-// Linux's: MSS, SACK-permitted, timestamps, NOP, window scale, then SACK
-// blocks. SACK blocks that do not fit in 40 bytes are left out, the first
-// ones kept. A window scale above 14 is written as given. PutOptions
-// panics if len(b) < OptionsLen(o).
+// 4, and returns the length written (OptionsLen(o)). The layout is o.Layout:
+// Linux's by default (MSS, SACK-permitted, timestamps, NOP, window scale,
+// then SACK blocks). SACK blocks that do not fit in 40 bytes are left out,
+// the first ones kept. A window scale above 14 is written as given.
+// PutOptions panics if len(b) < OptionsLen(o).
 func PutOptions(b []byte, o *Options) int {
+	if o.Layout == LayoutBSD {
+		_ = b[:putOptionsBSD(nil, o)]
+		return putOptionsBSD(b, o)
+	}
 	n, sack := optionsLayout(o)
 	if n > 0 {
 		_ = b[n-1]
@@ -190,4 +217,67 @@ func PutOptions(b []byte, o *Options) int {
 		}
 	}
 	return i
+}
+
+// putOptionsBSD writes o in LayoutBSD into b and returns the length; with
+// b nil it only measures. Each option starts where FreeBSD puts it: window
+// scale at an odd offset, SACK-permitted at an even one, timestamps and
+// SACK blocks at 2 mod 4.
+func putOptionsBSD(b []byte, o *Options) int {
+	w := optWriter{b: b}
+	if o.HasMSS {
+		w.put(OptionMSS, 4, byte(o.MSS>>8), byte(o.MSS))
+	}
+	if o.HasWScale {
+		w.align(2, 1)
+		w.put(OptionWindowScale, 3, o.WScale)
+	}
+	if o.SACKPermitted {
+		w.align(2, 0)
+		w.put(OptionSACKPermitted, 2)
+	}
+	if o.HasTS {
+		w.align(4, 2)
+		w.put(OptionTimestamps, 10)
+		w.put32(o.TSVal)
+		w.put32(o.TSEcr)
+	}
+	if o.NumSACK > 0 {
+		w.align(4, 2)
+		if n := min(o.NumSACK, MaxSACKBlocks, (MaxOptionsLen-w.n-2)/8); n > 0 {
+			w.put(OptionSACK, byte(2+8*n))
+			for _, blk := range o.SACK[:n] {
+				w.put32(uint32(blk.Start))
+				w.put32(uint32(blk.End))
+			}
+		}
+	}
+	for w.n%4 != 0 {
+		w.put(OptionEOL)
+	}
+	return w.n
+}
+
+// optWriter appends options to b (or only counts them, if b is nil).
+type optWriter struct {
+	b []byte
+	n int
+}
+
+func (w *optWriter) put(v ...byte) {
+	if w.b != nil {
+		copy(w.b[w.n:], v)
+	}
+	w.n += len(v)
+}
+
+func (w *optWriter) put32(v uint32) {
+	w.put(byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
+}
+
+// align writes NOPs until the offset is rem modulo mod.
+func (w *optWriter) align(mod, rem int) {
+	for w.n%mod != rem {
+		w.put(OptionNOP)
+	}
 }

@@ -123,6 +123,7 @@ func (c *Conn) sendNext(now time.Time, probe bool) bool {
 func (c *Conn) sendSYN(now time.Time, synack bool) {
 	s := Segment{Seq: c.iss, Flags: FlagSYN}
 	s.Opts.MSS, s.Opts.HasMSS = uint16(c.cfg.MSS), true
+	s.Opts.Layout = c.cfg.OptionLayout
 	if synack {
 		s.Flags |= FlagACK
 		s.Opts.HasWScale, s.Opts.WScale = c.wsOK, c.rcvWScale
@@ -229,6 +230,9 @@ func (c *Conn) windowField(syn bool) uint16 {
 		shift = 0 // RFC 7323 §2.2
 	}
 	field := min(int(right.Sub(c.rcvNxt))>>shift, 65535)
+	if syn && c.cfg.SYNWindow > 0 {
+		field = min(field, c.cfg.SYNWindow)
+	}
 	if r := c.rcvNxt.Add(field << shift); r.GreaterThan(c.rcvAdvRight) {
 		c.rcvAdvRight = r
 	}
