@@ -228,6 +228,9 @@ func RecordsEqual(a, b Record) bool {
 	if a == nil || b == nil {
 		return a == nil && b == nil
 	}
+	if sameObject(a, b) {
+		return true // the same record (retracting what was asserted)
+	}
 	if a.Label() != b.Label() {
 		return false
 	}
@@ -241,6 +244,15 @@ func RecordsEqual(a, b Record) bool {
 		}
 	}
 	return true
+}
+
+// sameObject reports whether a and b hold the very same object: the same
+// dynamic type and the same data word. It never compares contents, so it
+// is safe for records of any type (== would panic on an uncomparable one).
+func sameObject(a, b Record) bool {
+	wa := (*[2]unsafe.Pointer)(unsafe.Pointer(&a))
+	wb := (*[2]unsafe.Pointer)(unsafe.Pointer(&b))
+	return wa[0] == wb[0] && wa[1] == wb[1]
 }
 
 var hashSeed = maphash.MakeSeed()
