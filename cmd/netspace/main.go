@@ -3,6 +3,7 @@
 //	netspace run [flags]           run the stack on a TAP device (or a packet socket)
 //	netspace replay [flags] FILE   feed a pcap capture through a stack and print the trace
 //	netspace demo [flags]          a small dataspace demo: actors, a demand matcher, a trace
+//	netspace fetch [flags] URL     get a URL over a stack: DHCP, DNS, TCP, HTTP
 //
 // A bad flag or argument is a one-line error on stderr and exit status 2.
 package main
@@ -22,6 +23,7 @@ commands:
   run      run the stack on a TAP device: netspace run --tap tap0 --addr 192.0.2.2/24 --gateway 192.0.2.1
   replay   feed a pcap capture through a stack and print the trace: netspace replay FILE.pcap
   demo     run a small dataspace demo (actors, a demand matcher, a trace)
+  fetch    get an http:// URL through a stack on a TAP device (DHCP, DNS, TCP): netspace fetch http://www.test/
   help     show this help
 
 Run 'netspace <command> -h' for a command's flags.
@@ -43,6 +45,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdReplay(args[1:], stdout, stderr)
 	case "demo":
 		err = cmdDemo(args[1:], stdout, stderr)
+	case "fetch":
+		err = cmdFetch(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
