@@ -6,9 +6,11 @@
 
 netspace_setup() {
 	local pkgs=() pair cmd pkg
-	for pair in ip:iproute2 ping:iputils-ping tcpdump:tcpdump nc:netcat-openbsd curl:curl; do
+	# dnsmasq-base, not dnsmasq: the binary only, no system service on port 53.
+	for pair in ip:iproute2 ping:iputils-ping tcpdump:tcpdump nc:netcat-openbsd curl:curl \
+		dnsmasq:dnsmasq-base dig:dnsutils; do
 		cmd=${pair%%:*} pkg=${pair#*:}
-		command -v "$cmd" >/dev/null 2>&1 || pkgs+=("$pkg")
+		command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || pkgs+=("$pkg")
 	done
 	if ! command -v go >/dev/null 2>&1; then
 		if [ -x /usr/local/go/bin/go ]; then
