@@ -11,6 +11,7 @@ import (
 	ds "netspace/dataspace"
 	"netspace/dns"
 	"netspace/drivers"
+	"netspace/tcp"
 )
 
 var (
@@ -157,5 +158,27 @@ func TestResolverAgainstResponder(t *testing.T) {
 	p.run(10 * time.Second)
 	if got := lost.list(); len(got) != 1 || got[0] != "<dns-error \"timeout\">" || st.Timeouts.Load() == 0 {
 		t.Fatalf("no answer: %v, %d timeouts", got, st.Timeouts.Load())
+	}
+}
+
+// TestResponderConnectionBound: past MaxConns, TCP connections are
+// aborted and counted.
+func TestResponderConnectionBound(t *testing.T) {
+	p := newPair(t)
+	_, rst := dns.StartResponder(p.b.Sys, dns.ResponderConfig{MaxConns: 1})
+	states := map[string]string{}
+	for _, id := range []string{"c1", "c2"} {
+		R := tcp.AddressPattern(netip.AddrPortFrom(serverAddr, dns.Port))
+		L := tcp.HandlePattern(ds.String(id))
+		p.a.Spawn("client-"+id, func(t *actors.Turn) {
+			t.Observe(ds.RecordPattern(tcp.LabelChannel, R, L, ds.CaptureAny), actors.Handler{})
+			t.Observe(ds.RecordPattern(tcp.LabelConnection, R, L, ds.CaptureAny), actors.Handler{
+				Added: func(t *actors.Turn, c []ds.Value) { states[id] = c[0].AsString() },
+			})
+		})
+		p.run(100 * time.Millisecond)
+	}
+	if rst.TCPConns.Load() != 1 || rst.TCPRefuse.Load() != 1 || states["c1"] != tcp.StateEstablished || states["c2"] != tcp.StateReset {
+		t.Fatalf("connections %d, refused %d, states %v", rst.TCPConns.Load(), rst.TCPRefuse.Load(), states)
 	}
 }
