@@ -156,6 +156,16 @@ func TestLeaseRenewExpire(t *testing.T) {
 	if echoed != 1 {
 		t.Fatal("no echo from the leased address")
 	}
+	// Junk on port 68 is dropped and counted; the lease stays.
+	p.b.Spawn("junk", func(t *actors.Turn) {
+		for _, body := range [][]byte{nil, []byte("not dhcp"), make([]byte, 300)} {
+			t.Send(&ip.UDPChannel{Src: &ip.UDPListener{Port: dhcp.ServerPort}, Dst: &ip.UDPAddress{Host: limited, Port: dhcp.ClientPort}, Body: body})
+		}
+	})
+	p.run(0)
+	if ag.Stats.Malformed.Load() != 3 || !p.leased(pool[0]) {
+		t.Fatalf("junk: %d malformed", ag.Stats.Malformed.Load())
+	}
 	// Renewal at T1 (10 s after the REQUEST): unicast, ACKed unicast.
 	p.run(10 * time.Second)
 	if srv.count(dhcp.Request, true) != 1 || ag.Stats.Renewals.Load() != 1 || !p.leased(pool[0]) {
