@@ -541,11 +541,6 @@ func TestOptionsSegmentSizeNeverExceedsMSS(t *testing.T) {
 // while we hold out-of-order data of the peer's (RFC 9293 §3.8.6.2.1:
 // send "if a maximum-sized segment can be sent").
 func TestOptionsFullSizedSegmentsWithSACKBlocks(t *testing.T) {
-	t.Skip("BUG: while we hold out-of-order data, a bulk Write sends nothing: SACK blocks make maxPayload " +
-		"smaller than sndMSS, so sendNext treats every full segment as a short one and Nagle/sender-side SWS " +
-		"(n < sndMSS, not all queued, n < maxSndWnd/2) holds it back until the peer fills its hole (RFC 9293 " +
-		"§3.8.6.2.1 rule 1: the maximum-sized segment is the MSS less the options). Reproduce: SACK negotiated; " +
-		"in data seq=5101 (hole at 5001); Write 10*MSS bytes; nothing is sent")
 	for _, c := range sizeCases() {
 		if c.sackBlocksSent() == 0 {
 			continue

@@ -60,13 +60,17 @@ func (c *Conn) sendNext(now time.Time, probe bool) bool {
 	if probe {
 		cwnd = c.sndMSS
 	}
-	n := min(avail, c.maxPayload(now), usable, cwnd)
+	// A full-sized segment is the MSS less the options this one carries
+	// (RFC 9293 §3.8.6.2.1 rule 1, §3.7.1): SACK blocks for data we hold
+	// out of order make it smaller than sndMSS.
+	full := c.maxPayload(now)
+	n := min(avail, full, usable, cwnd)
 	if avail > 0 && n <= 0 {
 		return false
 	}
 	n = max(n, 0)
 	fin := wantFIN && n == avail
-	if n < c.sndMSS && !fin {
+	if n < full && !fin {
 		// A short segment: only if it is all we have and Nagle allows
 		// (nothing unacknowledged, or NoDelay), or it fills half the
 		// largest window the peer offered.
