@@ -55,8 +55,21 @@ func startDnsmasq(t *testing.T, ns *nettest.Namespace, extra ...string) string {
 	args := append([]string{bin, "--no-daemon", "--conf-file=/dev/null", "--dhcp-leasefile=" + leases, "--pid-file=",
 		"--interface=tap0", "--bind-interfaces", "--user=root", "--log-facility=-", "--log-dhcp", "--log-queries",
 		"--dhcp-range=192.0.2.50,192.0.2.99,255.255.255.0,2m", "--dhcp-option=58,5", "--dhcp-option=59,8",
-		"--dhcp-authoritative", "--no-resolv", "--no-hosts", "--local=/test/"}, extra...)
+		"--dhcp-authoritative", "--no-resolv", "--no-hosts", "--local=/test/",
+		// No ICMP check of an address before offering it: it costs 3 s
+		// per lease (our own ARP probe is what the client tests).
+		"--no-ping"}, extra...)
 	ns.Start(args...)
+	// Wait until it listens on the DHCP and DNS ports, so that the first
+	// DISCOVER is not sent into the void.
+	if !pollUntil(5*time.Second, func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		out, err := ns.Run(ctx, "ss", "-Hlun")
+		return err == nil && strings.Contains(string(out), ":67 ") && strings.Contains(string(out), ":53 ")
+	}) {
+		t.Fatal("dnsmasq does not listen on ports 67 and 53 after 5 s")
+	}
 	return leases
 }
 
