@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -143,5 +144,19 @@ func TestBuildFrame(t *testing.T) {
 	}
 	if got, err := Parse(u.Payload()); err != nil || got.XID != 7 || got.Type != Discover {
 		t.Fatalf("payload: %+v, %v", got, err)
+	}
+}
+
+func TestParseBoundsAddressLists(t *testing.T) {
+	opts := "35 01 05 06 28"
+	for i := range 10 {
+		opts += fmt.Sprintf(" c0 00 02 %02x", i+1)
+	}
+	m, err := Parse(golden(t, map[int]string{0: "02 01 06"}, opts+" ff"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.DNS) != maxAddrList || m.DNS[maxAddrList-1] != netip.MustParseAddr("192.0.2.8") {
+		t.Fatalf("kept %d of 10 DNS servers: %v", len(m.DNS), m.DNS)
 	}
 }

@@ -256,6 +256,7 @@ func (ra *resolverActor) assertValues(t *actors.Turn, w *want, written string) {
 func (ra *resolverActor) sendUDP(t *actors.Turn, q Query) {
 	if !ra.ready {
 		if len(ra.pending) >= ra.cfg.MaxInflight {
+			ra.core.Stats.Unsent.Add(1)
 			ra.pending = ra.pending[1:] // its lookup times out and retries
 		}
 		ra.pending = append(ra.pending, q)

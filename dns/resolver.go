@@ -115,6 +115,7 @@ type ResolverStats struct {
 	Negative    atomic.Uint64 // NXDOMAIN and no-data answers
 	CNAMEs      atomic.Uint64 // CNAME chains followed with a new query
 	Truncations atomic.Uint64 // truncated UDP answers
+	Unsent      atomic.Uint64 // queries dropped waiting for the UDP port (bounded by MaxInflight)
 }
 
 type centry struct {
