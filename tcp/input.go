@@ -46,10 +46,18 @@ func (c *Conn) inputSynSent(now time.Time, s *Segment) {
 	c.rcvAdvRight = c.rcvNxt
 	c.negotiate(&s.Opts, false)
 	if ack {
+		synTimedOut := c.retries > 0
 		c.ackAdvance(now, s.Ack)
+		// RFC 6298 §5.2: the SYN, all that was outstanding, is
+		// acknowledged: stop its timer. The SYN's RTT is not sampled
+		// here; its timing must not run on into the first data ACK.
+		c.rtoAt, c.rttTiming = time.Time{}, false
 		c.updateWindow(s, true)
 		c.state = Established
 		c.retries = 0
+		if synTimedOut {
+			c.rtoAfterSYNTimeout()
+		}
 		c.ackNow = true
 		c.keepAlive(now)
 		return
@@ -130,17 +138,23 @@ func (c *Conn) inputSynchronized(now time.Time, s *Segment) {
 	if c.tsOK && s.Opts.HasTS && s.Seq.LessThanEq(c.lastAckSent) {
 		c.tsRecent = s.Opts.TSVal // RFC 7323 §4.3
 	}
+	synTimedOut := false
 	if c.state == SynReceived {
 		if !s.Ack.GreaterThan(c.sndUna) || s.Ack.GreaterThan(c.sndMax) {
 			c.emitRaw(now, Segment{Seq: s.Ack, Flags: FlagRST})
 			return
 		}
+		synTimedOut = c.retries > 0
 		c.state = Established
 		c.retries = 0
 		c.updateWindow(s, true)
 		c.keepAlive(now)
 	}
-	if !c.inputAck(now, s) {
+	more := c.inputAck(now, s)
+	if synTimedOut {
+		c.rtoAfterSYNTimeout() // after inputAck: its RTT sample, if any, stands
+	}
+	if !more {
 		return
 	}
 	if c.state == Closed {

@@ -93,6 +93,18 @@ func (c *Conn) onRTO(now time.Time) {
 	c.rtoAt = now.Add(c.rto)
 }
 
+// rtoAfterSYNTimeout is RFC 6298 §5.7: once the SYN or SYN,ACK has been
+// retransmitted on a timeout, the RTO for data starts at 3 s (or the
+// InitialRTO, if larger), not at the handshake's backed-off value. Like
+// Linux, it applies only when the handshake gave no RTT sample: with
+// timestamps the ACK of a retransmitted SYN is measured unambiguously,
+// and the RTO computed from it stands.
+func (c *Conn) rtoAfterSYNTimeout() {
+	if c.srtt == 0 {
+		c.rto = min(max(3*time.Second, c.cfg.InitialRTO), c.cfg.MaxRTO)
+	}
+}
+
 // persistInterval is the zero-window probe interval: the RTO, backed off.
 func (c *Conn) persistInterval() time.Duration {
 	return min(c.rto<<min(c.persistBackoff, 10), c.cfg.MaxRTO)
