@@ -76,6 +76,12 @@ func tcpClient(s *Stack, id string, remote netip.AddrPort, data []byte) *transfe
 			},
 		})
 		t.Observe(ds.RecordPattern(tcp.LabelConnection, R, L, ds.CaptureAny), actors.Handler{
+			Removed: func(t *actors.Turn, c []ds.Value) {
+				if !tr.done {
+					tr.state, tr.done = "gone", true
+					t.Stop()
+				}
+			},
 			Added: func(t *actors.Turn, c []ds.Value) {
 				tr.state = c[0].AsString()
 				switch tr.state {

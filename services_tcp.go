@@ -104,6 +104,19 @@ func (s *tcpService) boot(t *actors.Turn) {
 	s.conns = map[netip.AddrPort]*svcConn{}
 	lp := tcp.ListenerPattern(s.port)
 	t.Observe(ds.RecordPattern(tcp.LabelConnection, ds.CaptureAny, lp, ds.CaptureAny), actors.Handler{
+		// States accumulate; their retraction means the connection's
+		// actor is gone (closed for good, or crashed).
+		Removed: func(t *actors.Turn, caps []ds.Value) {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			a := addrOf(caps[0])
+			if c := s.conns[a]; c != nil {
+				delete(s.conns, a)
+				if s.onGone != nil {
+					s.onGone(t, c)
+				}
+			}
+		},
 		Added: func(t *actors.Turn, caps []ds.Value) {
 			s.mu.Lock()
 			defer s.mu.Unlock()

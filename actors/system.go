@@ -2,6 +2,7 @@ package actors
 
 import (
 	"fmt"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -177,6 +178,19 @@ func (s *System) Live() int {
 	s.liveMu.Lock()
 	defer s.liveMu.Unlock()
 	return len(s.live)
+}
+
+// Actors returns the names of the live actors, for diagnostics and leak
+// tests.
+func (s *System) Actors() []string {
+	s.liveMu.Lock()
+	defer s.liveMu.Unlock()
+	names := make([]string, 0, len(s.live))
+	for _, a := range s.live {
+		names = append(names, a.String())
+	}
+	sort.Strings(names)
+	return names
 }
 
 // Stats are cumulative counters of a system.

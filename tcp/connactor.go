@@ -31,8 +31,8 @@ type connActor struct {
 
 	localPat, remotePat *ds.Pattern
 	state               string
-	stateH              actors.Handle
-	granted             int // send space granted to the user and not yet used
+	states              map[string]bool // states asserted
+	granted             int             // send space granted to the user and not yet used
 	specific            bool
 	specificSeen        bool
 	wildcard            bool
@@ -40,7 +40,8 @@ type connActor struct {
 	tmr                 *actors.ActorTimer
 	tmrAt               time.Time
 	stopping            bool
-	burst               int // segments input while output is held
+	closeAsked          bool // the user sent tcp-close
+	burst               int  // segments input while output is held
 }
 
 // maxBurst bounds how many segments one ACK may cover (RFC 5681 §4.2
@@ -67,6 +68,15 @@ func (a *connActor) boot(t *actors.Turn) {
 	a.l.stats.Active.Add(1)
 	me := t.Actor()
 	t.OnStop(func() {
+		if a.c != nil && !a.c.Done() && a.c.State().synchronized() && a.c.State() != TimeWait {
+			// The actor ends (a crash, or the stack stopping) with the
+			// connection open: reset the peer rather than leave it hanging.
+			a.c.Abort(t.Now())
+			for i, segs := 0, a.c.TakeSegments(); i < len(segs); i++ {
+				me.Send(encode(a.spec.local, a.spec.remote, &segs[i]))
+			}
+			a.l.stats.ResetsOnStop.Add(1)
+		}
 		a.l.stats.Active.Add(-1)
 		a.l.stats.MailboxDropped.Add(me.Dropped())
 		if a.c != nil {
@@ -92,7 +102,10 @@ func (a *connActor) boot(t *actors.Turn) {
 		},
 	})
 	t.Observe(ds.RecordPattern(LabelClose, R, L, ds.CaptureAny), actors.Handler{
-		Message: func(t *actors.Turn, m ds.Record) { a.close(t, m.(*Close).How) },
+		Message: func(t *actors.Turn, m ds.Record) {
+			a.closeAsked = true
+			a.close(t, m.(*Close).How)
+		},
 	})
 	t.Observe(ds.RecordPattern(LabelSet, R, L, ds.CaptureAny, ds.CaptureAny), actors.Handler{
 		Message: func(t *actors.Turn, m ds.Record) { a.set(t, m.(*Set)) },
@@ -105,7 +118,14 @@ func (a *connActor) boot(t *actors.Turn) {
 		},
 		Removed: func(t *actors.Turn, _ []ds.Value) {
 			a.specific = false
-			a.close(t, CloseBoth) // the user went away: close (RFC 9293 §3.10.4)
+			// The user went away. Having asked to close, it closes as it
+			// asked (RFC 9293 §3.10.4); vanishing without a word — a crash
+			// — aborts, so the peer learns at once (a RST).
+			if a.closeAsked {
+				a.close(t, CloseBoth)
+			} else {
+				a.close(t, CloseAbort)
+			}
 		},
 	})
 	if a.spec.passive {
@@ -349,17 +369,22 @@ func (a *connActor) userState() string {
 	return StateEstablished
 }
 
+// setState publishes a state the connection reached. States accumulate:
+// each is asserted once and stays until the actor ends, so a user sees
+// every state arrive (Added) and, when the actor is gone — closed for
+// good, or crashed — all of them retracted (Removed).
 func (a *connActor) setState(t *actors.Turn, st string) {
-	if st == a.state {
+	if st == a.state || st == "" {
 		return
 	}
 	a.state = st
-	if st == "" {
-		t.Retract(a.stateH)
-		a.stateH = 0
-		return
+	if a.states == nil {
+		a.states = map[string]bool{}
 	}
-	a.stateH = t.Replace(a.stateH, &Connection{Remote: a.spec.remoteRec, Local: a.spec.localRec, State: st})
+	if !a.states[st] {
+		a.states[st] = true
+		t.Assert(&Connection{Remote: a.spec.remoteRec, Local: a.spec.localRec, State: st})
+	}
 }
 
 // maybeStop ends the actor once the connection is over and nobody holds

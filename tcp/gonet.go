@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"netspace/actors"
@@ -101,6 +102,11 @@ func (n *Net) bootListener(t *actors.Turn, l *NetListener, ready func()) {
 		}
 	}
 	t.Observe(ds.RecordPattern(LabelConnection, ds.CaptureAny, local, ds.CaptureAny), actors.Handler{
+		Removed: func(t *actors.Turn, caps []ds.Value) {
+			if c := conns[remoteOf(caps[0])]; c != nil {
+				c.setState(stateGone)
+			}
+		},
 		Added: func(t *actors.Turn, caps []ds.Value) {
 			r, st := remoteOf(caps[0]), caps[1].AsString()
 			if c := conns[r]; c != nil {
@@ -197,6 +203,10 @@ func (n *Net) Dial(ctx context.Context, remote netip.AddrPort) (*NetConn, error)
 			Message: func(t *actors.Turn, m ds.Record) { c.grant(m.(*Writable).N) },
 		})
 		t.Observe(ds.RecordPattern(LabelConnection, R, L, ds.CaptureAny), actors.Handler{
+			Removed: func(t *actors.Turn, _ []ds.Value) {
+				c.setState(stateGone)
+				settle(c.opError("dial", syscall.ECONNABORTED))
+			},
 			Added: func(t *actors.Turn, caps []ds.Value) {
 				st := caps[0].AsString()
 				c.setState(st)

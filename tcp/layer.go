@@ -47,6 +47,7 @@ type LayerStats struct {
 	ChallengeACKs   atomic.Uint64
 	SendOverruns    atomic.Uint64 // users that wrote past their grants
 	MailboxDropped  atomic.Uint64 // segments dropped at full connection mailboxes
+	ResetsOnStop    atomic.Uint64 // connections reset because their actor ended (a crash) while open
 }
 
 // layer is what the TCP actors share: configuration, secrets and counters,

@@ -58,6 +58,10 @@ func signal(c chan struct{}) {
 	}
 }
 
+// stateGone is what an adapter makes of its connection's states being
+// retracted: the connection's actor has ended.
+const stateGone = "gone"
+
 // deliver appends data from the connection (called by the adapter actor).
 func (c *NetConn) deliver(data []byte) {
 	c.mu.Lock()
@@ -91,6 +95,12 @@ func (c *NetConn) setState(st string) {
 		c.err = syscall.ETIMEDOUT
 	case StateAborted:
 		c.err = syscall.ECONNABORTED
+	case stateGone:
+		// The connection's actor ended: after a clean close its EOF or
+		// error came first; otherwise it crashed (the peer was reset).
+		if !c.eof && c.err == nil {
+			c.err = syscall.ECONNABORTED
+		}
 	}
 	c.mu.Unlock()
 	signal(c.rwake)
@@ -229,9 +239,11 @@ func (c *NetConn) Close() error {
 	c.mu.Unlock()
 	signal(c.rwake)
 	signal(c.wwake)
+	how := CloseBoth
 	if unread {
-		c.actor.Send(&Close{Remote: c.remoteRec, Local: c.localRec, How: CloseAbort})
+		how = CloseAbort
 	}
+	c.actor.Send(&Close{Remote: c.remoteRec, Local: c.localRec, How: how})
 	c.release()
 	return nil
 }

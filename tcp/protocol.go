@@ -134,9 +134,12 @@ func (r *Channel) Field(i int) ds.Value {
 }
 
 // Connection is the assertion tcp-connection(remote, local, state): the
-// connection exists, in the given user-level state (Established,
-// PeerClosed, …). A failed connection keeps asserting its failure until
-// its user's interest goes; a connection closed normally retracts it.
+// connection has reached state (StateConnecting, StateEstablished,
+// StatePeerClosed, "closed", or a failure). States accumulate — each is
+// asserted once, in order — and are all retracted when the connection's
+// actor ends: after the connection closed and its user let go, or when
+// the actor crashed (the peer is reset). So Added says what happened, and
+// Removed always means the connection is gone.
 type Connection struct {
 	Remote, Local ds.Record
 	State         string
