@@ -92,8 +92,18 @@ func (c *Conn) inputSynchronized(now time.Time, s *Segment) {
 	if !c.acceptable(s) {
 		c.stats.OutOfWindow++
 		if !rst {
-			if c.state == TimeWait && syn {
-				return // a new incarnation's SYN; the 2*MSL wait stands
+			if c.state == TimeWait {
+				if syn {
+					return // a new incarnation's SYN; the 2*MSL wait stands
+				}
+				if c.finRetransmitted(s) {
+					// RFC 9293 §3.10.7.4 eighth check, TIME-WAIT: our ACK
+					// of the FIN was lost. Acknowledge it again and
+					// restart the 2 MSL timeout. Its sequence number lies
+					// just below RCV.NXT, so it never passes the first
+					// check to reach the eighth.
+					c.timeWaitAt = now.Add(c.cfg.TimeWait)
+				}
 			}
 			c.ackNow = true
 		}
@@ -161,6 +171,13 @@ func (c *Conn) inputSynchronized(now time.Time, s *Segment) {
 		return
 	}
 	c.inputData(now, s)
+}
+
+// finRetransmitted reports whether s is the peer's FIN again, after we
+// received it in order: an ACK segment whose FIN occupies RCV.NXT-1.
+func (c *Conn) finRetransmitted(s *Segment) bool {
+	return c.finRcvd && s.Flags.Has(FlagFIN) && s.Flags.Has(FlagACK) &&
+		s.Seq.Add(len(s.Payload)).Add(1) == c.rcvNxt
 }
 
 // inputAck processes the ACK field (RFC 9293 §3.10.7.4 fifth check, RFC

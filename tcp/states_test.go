@@ -774,10 +774,6 @@ func enterTimeWait(t *testing.T, tw time.Duration) *script {
 // the same for the retransmitted FIN, whose sequence number lies just
 // below RCV.NXT).
 func TestStateTimeWaitRetransmittedFIN(t *testing.T) {
-	t.Skip("BUG: a retransmitted FIN in TIME-WAIT is re-ACKed but does not restart the 2 MSL timer " +
-		"(RFC 9293 §3.10.7.4 eighth check, TIME-WAIT): it fails the acceptability test (SEG.SEQ = RCV.NXT-1) " +
-		"and is answered as an old duplicate, so the restart in inputAck is never reached. Reproduce: " +
-		"TimeWait 10s; enter TIME-WAIT; advance 6s; in FIN|ACK seq=5001; Deadline() is 4s away, not 10s")
 	s := enterTimeWait(t, 10*time.Second)
 	s.advance(6 * time.Second)
 	s.in(peerFIN(5001, 1002))
