@@ -25,6 +25,7 @@ const (
 
 var stateNames = [...]string{"init", "selecting", "requesting", "probing", "bound", "renewing", "rebinding", "stopped"}
 
+// String returns the state's name, as dhcp-state asserts it.
 func (s State) String() string {
 	if int(s) < len(stateNames) {
 		return stateNames[s]

@@ -65,6 +65,7 @@ const (
 
 var typeNames = [...]string{"", "DISCOVER", "OFFER", "REQUEST", "DECLINE", "ACK", "NAK", "RELEASE", "INFORM"}
 
+// String returns the type's name as RFC 2131 writes it ("DISCOVER", …).
 func (t MessageType) String() string {
 	if int(t) < len(typeNames) && t != 0 {
 		return typeNames[t]
