@@ -60,6 +60,15 @@ func (c *Conn) inputSynSent(now time.Time, s *Segment) {
 		}
 		c.ackNow = true
 		c.keepAlive(now)
+		if len(s.Payload) > 0 || s.Flags.Has(FlagFIN) {
+			// "If there are other controls or text in the segment,
+			// then continue processing at the sixth step": the data
+			// falls in the window our SYN offered, the FIN closes the
+			// peer's direction.
+			c.rcvAdvRight = c.rcvNxt
+			c.windowField(true)
+			c.inputData(now, s)
+		}
 		return
 	}
 	// Simultaneous open (RFC 9293 §3.5, figure 8): answer SYN-ACK with
@@ -82,6 +91,13 @@ func (c *Conn) acceptable(s *Segment) bool {
 
 func (c *Conn) inputSynchronized(now time.Time, s *Segment) {
 	rst, syn := s.Flags.Has(FlagRST), s.Flags.Has(FlagSYN)
+	// RFC 9293 §3.5 figure 8, line 6: in a simultaneous open the peer's
+	// SYN,ACK acknowledges our SYN and completes the open. Its SYN lies
+	// just below RCV.NXT (we took it from the peer's SYN), which the
+	// first check would drop: take the SYN as the duplicate it is and
+	// process the rest, as Linux does.
+	simOpen := syn && !rst && !c.passive && c.state == SynReceived &&
+		s.Flags.Has(FlagACK) && s.Seq == c.irs
 	// RFC 7323 §5.3: PAWS — a segment whose timestamp is older than the
 	// last one in order is a duplicate from an earlier incarnation.
 	if c.tsOK && s.Opts.HasTS && !rst && int32(s.Opts.TSVal-c.tsRecent) < 0 {
@@ -89,7 +105,7 @@ func (c *Conn) inputSynchronized(now time.Time, s *Segment) {
 		c.ackNow = true
 		return
 	}
-	if !c.acceptable(s) {
+	if !simOpen && !c.acceptable(s) {
 		c.stats.OutOfWindow++
 		if !rst {
 			if c.state == TimeWait {
@@ -133,7 +149,7 @@ func (c *Conn) inputSynchronized(now time.Time, s *Segment) {
 		return
 	}
 	// RFC 5961 §4: a SYN in a synchronized state gets a challenge ACK.
-	if syn {
+	if syn && !simOpen {
 		if c.state == SynReceived && s.Seq == c.irs {
 			c.sndNxt = c.iss // the SYN again: our SYN-ACK was lost
 			c.sendSYN(now, true)
@@ -159,6 +175,9 @@ func (c *Conn) inputSynchronized(now time.Time, s *Segment) {
 		c.retries = 0
 		c.updateWindow(s, true)
 		c.keepAlive(now)
+		if simOpen {
+			c.ackNow = true // the peer may not have our SYN,ACK
+		}
 	}
 	more := c.inputAck(now, s)
 	if synTimedOut {
@@ -263,7 +282,11 @@ func (c *Conn) updateWindow(s *Segment, force bool) {
 // inputData handles the segment's payload and FIN (RFC 9293 §3.10.7.4,
 // seventh and eighth checks).
 func (c *Conn) inputData(now time.Time, s *Segment) {
-	payload, seq := s.Payload, s.Seq
+	start := s.Seq
+	if s.Flags.Has(FlagSYN) {
+		start = start.Add(1) // the text follows the SYN (a SYN,ACK's data)
+	}
+	payload, seq := s.Payload, start
 	if len(payload) > 0 {
 		if !c.state.canReceive() {
 			return
@@ -308,7 +331,7 @@ func (c *Conn) inputData(now time.Time, s *Segment) {
 		}
 	}
 	if s.Flags.Has(FlagFIN) {
-		fin := s.Seq.Add(len(s.Payload))
+		fin := start.Add(len(s.Payload))
 		if fin == c.rcvNxt {
 			c.receiveFIN(now)
 		} else if fin.GreaterThan(c.rcvNxt) {

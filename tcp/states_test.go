@@ -339,11 +339,6 @@ func TestStateSimultaneousOpen(t *testing.T) {
 // Figure 8 line 6: the peer's SYN,ACK <SEQ=5000><ACK=1001> acknowledges
 // our SYN and moves SYN-RECEIVED to ESTABLISHED at once.
 func TestStateSimultaneousOpenSYNACK(t *testing.T) {
-	t.Skip("BUG: in simultaneous open (RFC 9293 §3.5 figure 8, line 6) the peer's SYN,ACK acknowledging our SYN " +
-		"leaves the connection in SYN-RECEIVED: inputSynchronized drops it as unacceptable (its SYN lies below " +
-		"RCV.NXT) before looking at the ACK, so the open completes only on a later ACK — after our SYN,ACK's " +
-		"RTO if the peer, like Linux, goes ESTABLISHED on our SYN,ACK and sends nothing. Reproduce: Connect; " +
-		"in SYN seq=5000; in SYN|ACK seq=5000 ack=1001; State() is SYN-RECEIVED")
 	s := newScript(t, Config{})
 	s.c.Connect(s.now)
 	s.expect("SYN seq=1000")
@@ -861,10 +856,6 @@ func TestStateShutdownInSynReceived(t *testing.T) {
 // in the synchronized states ("continue processing at the sixth step"):
 // the data is delivered and the FIN takes the connection to CLOSE-WAIT.
 func TestStateSynSentSYNACKWithData(t *testing.T) {
-	t.Skip("BUG: data and FIN on a SYN,ACK are dropped in SYN-SENT (inputSynSent returns after entering " +
-		"ESTABLISHED), against RFC 9293 §3.10.7.3 (\"continue processing at the sixth step\"); the peer must " +
-		"retransmit them. Reproduce: Connect; in SYN|ACK|FIN seq=5000 ack=1001 with 10 bytes; the ACK says " +
-		"ack=5001 and nothing is readable")
 	s := newScript(t, Config{})
 	s.c.Connect(s.now)
 	s.expect("SYN seq=1000")
@@ -872,6 +863,36 @@ func TestStateSynSentSYNACKWithData(t *testing.T) {
 	s.expect("ACK seq=1001 ack=5012")
 	s.read(pattern(10))
 	s.wantState(CloseWait)
+}
+
+// Text on a SYN,ACK is taken only as far as the window our SYN offered
+// (RFC 9293 §3.10.7.4, seventh check): the rest, and a FIN beyond it,
+// wait for the peer's retransmission.
+func TestStateSynSentSYNACKDataBeyondWindow(t *testing.T) {
+	s := newScript(t, Config{SYNWindow: 4})
+	s.c.Connect(s.now)
+	s.expect("SYN seq=1000 win=4")
+	s.in(Segment{Seq: 5000, Ack: 1001, Flags: FlagSYN | FlagACK | FlagFIN, Window: peerWin, Payload: pattern(10)})
+	s.expect("ACK seq=1001 ack=5005")
+	s.read(pattern(4))
+	s.wantState(Established)
+}
+
+// Simultaneous open: a SYN,ACK in SYN-RECEIVED that does not acknowledge
+// our SYN is answered with a reset (RFC 9293 §3.10.7.4, fifth check,
+// SYN-RECEIVED) and the open goes on.
+func TestStateSimultaneousOpenSYNACKBadAck(t *testing.T) {
+	s := newScript(t, Config{})
+	s.c.Connect(s.now)
+	s.expect("SYN seq=1000")
+	s.in(Segment{Seq: 5000, Flags: FlagSYN, Window: peerWin})
+	s.expect("SYN|ACK seq=1000 ack=5001")
+	s.in(Segment{Seq: 5000, Ack: 1500, Flags: FlagSYN | FlagACK, Window: peerWin})
+	s.expect("RST seq=1500")
+	s.wantState(SynReceived)
+	s.in(Segment{Seq: 5000, Ack: 1001, Flags: FlagSYN | FlagACK, Window: peerWin})
+	s.expect("ACK seq=1001 ack=5001")
+	s.wantState(Established)
 }
 
 // The FIN is retransmitted with the data before it after an RTO
