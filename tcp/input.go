@@ -203,13 +203,14 @@ func (c *Conn) finRetransmitted(s *Segment) bool {
 // 5961 §5). It reports whether processing continues.
 func (c *Conn) inputAck(now time.Time, s *Segment) bool {
 	ack := s.Ack
-	// RFC 5961 §5.2: an ACK for data never sent, or too far below
-	// snd.una, is an injection attempt.
+	// RFC 5961 §5.2: an ACK for data never sent, or below SND.UNA -
+	// MAX.SND.WND (the largest window the peer ever offered), is an
+	// injection attempt.
 	if ack.GreaterThan(c.sndMax) {
 		c.challengeACK(now)
 		return false
 	}
-	if ack.LessThan(c.sndUna.Add(-int(max(c.maxSndWnd, 65535)))) {
+	if ack.LessThan(c.sndUna.Add(-int(c.maxSndWnd))) {
 		c.challengeACK(now)
 		return false
 	}
