@@ -52,6 +52,16 @@ type Stats struct {
 	TooBig        atomic.Uint64 // DF datagrams larger than the MTU
 	Unresolved    atomic.Uint64 // datagrams dropped waiting for ARP (timeout or queue full)
 	Local         atomic.Uint64 // datagrams sent to ourselves, delivered locally
+
+	// Reassembly in progress, kept current by the actor: datagrams and
+	// the memory their buffers hold (bounded by Config.Reassembly), the
+	// most that memory has been, and unfinished datagrams discarded —
+	// timed out, or evicted (oldest first) to make room for newer ones.
+	ReasmDatagrams atomic.Int64
+	ReasmBytes     atomic.Int64
+	ReasmPeakBytes atomic.Int64
+	ReasmTimeouts  atomic.Uint64
+	ReasmEvicted   atomic.Uint64
 }
 
 type ifaceInfo struct {
@@ -365,6 +375,7 @@ func (p *ipActor) inputInline(in actors.Inline, f *ethernet.Packet) {
 func (p *ipActor) reassemble(t *actors.Turn, iface string, h IPv4, bcast bool) {
 	{
 		whole, done, err := p.reasm.Add(t.Now(), h)
+		p.publishReassembly()
 		if err != nil {
 			p.stats.ReasmDropped.Add(1)
 			p.trace("drop fragment", zap.Error(err), zap.Stringer("src", h.Src()), zap.Uint16("id", h.ID()))
@@ -398,6 +409,18 @@ func (p *ipActor) deliverTo(t sender, served bool, iface string, h IPv4, bcast b
 	})
 }
 
+// publishReassembly copies the reassembler's state into the stats.
+func (p *ipActor) publishReassembly() {
+	c, b := p.reasm.Counters(), int64(p.reasm.Bytes())
+	p.stats.ReasmDatagrams.Store(int64(p.reasm.Len()))
+	p.stats.ReasmBytes.Store(b)
+	if b > p.stats.ReasmPeakBytes.Load() {
+		p.stats.ReasmPeakBytes.Store(b)
+	}
+	p.stats.ReasmTimeouts.Store(c.Timeouts)
+	p.stats.ReasmEvicted.Store(c.Evicted)
+}
+
 // armReassembly keeps a timer on the earliest reassembly deadline.
 func (p *ipActor) armReassembly(t *actors.Turn) {
 	if p.reasmTmr != nil {
@@ -417,6 +440,7 @@ func (p *ipActor) armReassembly(t *actors.Turn) {
 			}
 			t.Send(&ICMPError{Type: ICMPTypeTimeExceeded, Code: ICMPCodeReassemblyExceeded, Original: append([]byte(nil), first...)})
 		})
+		p.publishReassembly()
 		p.armReassembly(t)
 	})
 }
