@@ -609,10 +609,6 @@ func TestEarlyRetransmitNotWithNewData(t *testing.T) {
 // A tail loss probe after the FIN is the last segment sent again (RFC
 // 8985 §7.3): the bare FIN, or the last segment of data with the FIN.
 func TestTailLossProbeAfterFIN(t *testing.T) {
-	t.Skip("BUG: with the FIN sent, the tail loss probe starts one byte into the last data segment " +
-		"(seq 3002 with 999 bytes and the FIN, not 3001 with 1000): onPTO counts the FIN as a byte of " +
-		"data, so the probe repeats no segment that was sent (RFC 8985 §7.3). Reproduce: SACK, srtt 100ms; " +
-		"Write 3000; Shutdown; advance 200ms")
 	s := newScript(t, Config{NoDelay: true, Congestion: "reno"})
 	s.open(mss1000SACK, 100*time.Millisecond, peerWin)
 	s.c.Write(s.now, pattern(3000))
@@ -624,4 +620,30 @@ func TestTailLossProbeAfterFIN(t *testing.T) {
 		!(segMatches(&got[0], "FIN|PSH|ACK seq=3001 len=1000") || segMatches(&got[0], "FIN|ACK seq=4001 len=0")) {
 		t.Fatalf("probe %v, want the FIN alone or with the last 1000 bytes", fmtSegs(got))
 	}
+}
+
+// With only the FIN unacknowledged, the tail loss probe is the bare FIN
+// (RFC 8985 §7.3: the last segment sent). With SACK blocks on our
+// segments the probe is the last segment's worth of data, the MSS less
+// those options, and still ends with the FIN.
+func TestTailLossProbeBareFIN(t *testing.T) {
+	s := newScript(t, Config{NoDelay: true, Congestion: "reno"})
+	s.open(mss1000SACK, 100*time.Millisecond, peerWin)
+	s.c.Write(s.now, pattern(3000))
+	s.c.Shutdown(s.now)
+	s.out()
+	s.in(peerAck(5001, 4001))
+	s.expect()
+	s.advance(300 * time.Millisecond)
+	s.expect("FIN|ACK seq=4001 len=0")
+
+	s = newScript(t, Config{NoDelay: true, Congestion: "reno"})
+	s.open(mss1000SACK, 100*time.Millisecond, peerWin)
+	s.in(peerData(5101, 1001, 100)) // a hole at 5001: our segments carry a SACK block
+	s.out()
+	s.c.Write(s.now, pattern(3000))
+	s.c.Shutdown(s.now)
+	s.out()
+	s.advance(200 * time.Millisecond)
+	s.expect("FIN|PSH|ACK seq=3013 len=988")
 }

@@ -199,11 +199,16 @@ func (c *Conn) onPTO(now time.Time) {
 	c.tlpOut = true
 	c.stats.TailProbes++
 	if !c.sendNext(now, true) {
-		last := c.sndMax.Add(-min(c.sndMSS, int(c.sndMax.Sub(c.sndUna))))
-		if c.finSent && last.Add(1) == c.sndMax && last.GreaterThan(c.sndUna) {
-			last = c.sndMax.Add(-min(c.sndMSS+1, int(c.sndMax.Sub(c.sndUna))))
+		// The last segment again: the last full segment's worth of data
+		// before snd.max — or before the FIN, which retransmit adds when
+		// the data reaches it (the FIN occupies a sequence number but
+		// carries no byte of data). With only the FIN out, the bare FIN.
+		end := c.sndMax
+		if c.finSent {
+			end = end.Add(-1)
 		}
-		c.retransmit(now, last, int(c.sndMax.Sub(last)))
+		n := max(min(c.maxPayload(now), int(end.Sub(c.sndUna))), 0)
+		c.retransmit(now, end.Add(-n), n)
 	}
 	c.rtoAt = now.Add(c.rto)
 }
