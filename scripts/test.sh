@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check and test of netspace: formatting, go vet, staticcheck,
 # the tests (real-kernel tests need root and /dev/net/tun, and skip with a
-# message without them), and the race detector on the concurrent core.
+# message without them), the race detector on the concurrent core, and
+# every fuzz target for a few seconds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/setup.sh
@@ -27,6 +28,9 @@ go test -count=1 ./...
 
 step go test -race: the concurrent core, TCP and the whole-stack tests
 go test -count=1 -race ./dataspace ./actors ./timer ./tcp .
+
+step fuzz targets, briefly
+scripts/fuzz.sh
 
 echo
 echo "all checks passed"
