@@ -189,6 +189,7 @@ type Conn struct {
 	inRecovery bool
 	recover    Seq
 	dupAcks    int
+	ltSent     int // bytes sent beyond cwnd by limited transmit (RFC 3042)
 	inflation  int // NewReno cwnd inflation during recovery (no SACK)
 	score      Scoreboard
 	highRxt    Seq

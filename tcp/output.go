@@ -56,9 +56,13 @@ func (c *Conn) sendNext(now time.Time, probe bool) bool {
 	} else {
 		inFlight = c.flight()
 	}
-	cwnd := c.cc.Window() + c.inflation - inFlight
+	room := c.cc.Window() + c.inflation - inFlight
+	cwnd := room
+	lt := false
 	if probe {
 		cwnd = c.sndMSS
+	} else if a := c.limitedTransmit(); a > 0 && c.sndNxt == c.sndMax {
+		cwnd, lt = room+a, true
 	}
 	// A full-sized segment is the MSS less the options this one carries
 	// (RFC 9293 §3.8.6.2.1 rule 1, §3.7.1): SACK blocks for data we hold
@@ -97,6 +101,9 @@ func (c *Conn) sendNext(now time.Time, probe bool) bool {
 		c.stats.Retransmits++
 	} else {
 		c.stats.BytesOut += uint64(n)
+		if lt && n > max(room, 0) {
+			c.ltSent += n - max(room, 0)
+		}
 		if !c.rttTiming && !c.tsOK && n > 0 {
 			c.rttTiming, c.rttSeq, c.rttTime = true, seq, now
 		}

@@ -14,7 +14,7 @@ func (c *Conn) newAck(now time.Time, s *Segment) {
 	rtt := c.rttSample(now, s)
 	c.ackAdvance(now, ack)
 	c.retries = 0
-	c.dupAcks = 0
+	c.dupAcks, c.ltSent = 0, 0
 	c.tlpOut, c.ptoAt = false, time.Time{}
 	if c.inRecovery {
 		if ack.GreaterThanEq(c.recover) {
@@ -81,11 +81,24 @@ func (c *Conn) dupAck(now time.Time, s *Segment) {
 	}
 }
 
+// limitedTransmit is how much new data may go beyond cwnd (RFC 3042 §2,
+// RFC 5681 §3.2 step 1): one segment for each of the first two duplicate
+// ACKs, outside recovery; the receiver's window still applies.
+func (c *Conn) limitedTransmit() int {
+	if c.inRecovery || c.dupAcks == 0 {
+		return 0
+	}
+	return min(c.dupAcks, 2) * c.sndMSS
+}
+
 func (c *Conn) enterRecovery(now time.Time) {
 	c.stats.FastRetransmits++
 	c.inRecovery = true
 	c.recover = c.sndMax
-	c.cc.OnCongestion(int(c.sndMax.Sub(c.sndUna)), now)
+	// RFC 5681 §3.2 step 2: the data sent by limited transmit is not
+	// counted in the FlightSize that sets ssthresh.
+	c.cc.OnCongestion(int(c.sndMax.Sub(c.sndUna))-c.ltSent, now)
+	c.ltSent = 0
 	c.highRxt = c.sndUna
 	c.retransmit(now, c.sndUna, c.sndMSS)
 	if !c.sackOK {

@@ -288,9 +288,10 @@ func TestRTOGoBackN(t *testing.T) {
 func TestFastRetransmitNewReno(t *testing.T) {
 	s := newScript(t, Config{NoDelay: true, Congestion: "reno"})
 	s.established(mss1000)
-	s.c.Write(s.now, pattern(15000))
-	s.expect(segs("ACK", 1001, 10)...) // the initial window: 10 segments
-	// Segments 1001 and 5001 are lost.
+	s.c.Write(s.now, pattern(10000))
+	s.expect(append(segs("ACK", 1001, 9), "PSH|ACK seq=10001 len=1000")...) // the initial window: 10 segments
+	// Segments 1001 and 5001 are lost. (Nothing more is queued yet, so
+	// limited transmit sends nothing on the first two duplicate ACKs.)
 	dup := peerAck(5001, 1001)
 	s.in(dup)
 	s.in(dup)
@@ -301,6 +302,8 @@ func TestFastRetransmitNewReno(t *testing.T) {
 	if cc.Ssthresh() != 5000 {
 		t.Fatalf("ssthresh %d, want 5000", cc.Ssthresh())
 	}
+	s.c.Write(s.now, pattern(5000))
+	s.expect()
 	// cwnd 5000 + 3 segments of inflation: 8000 < 10000 in flight.
 	s.in(dup)
 	s.in(dup)
@@ -374,9 +377,11 @@ func TestFastRetransmitNotForSameWindow(t *testing.T) {
 	s.c.Write(s.now, pattern(8000))
 	s.out()
 	dup = peerAck(5001, 11001)
-	for range 3 {
+	for range 2 {
 		s.in(dup)
 	}
+	s.out() // limited transmit: new segments
+	s.in(dup)
 	if got := s.out(); len(got) == 0 || got[0].Seq != 11001 || len(got[0].Payload) != 1000 {
 		t.Fatalf("sent %v, want 11001 retransmitted first", fmtSegs(got))
 	}
@@ -389,9 +394,6 @@ func TestFastRetransmitNotForSameWindow(t *testing.T) {
 // duplicate ACKs, limited transmit sends a new segment each, if the
 // receiver's window allows.
 func TestFastRetransmitLimitedTransmit(t *testing.T) {
-	t.Skip("BUG (SHOULD): limited transmit is not implemented: the first and second duplicate ACKs send " +
-		"no new data (RFC 5681 §3.2, RFC 3042 §2). Reproduce: 10 segments in flight, more queued; two " +
-		"duplicate ACKs; nothing is sent")
 	s := newScript(t, Config{NoDelay: true, Congestion: "reno"})
 	s.established(mss1000)
 	s.c.Write(s.now, pattern(15000))
@@ -403,6 +405,51 @@ func TestFastRetransmitLimitedTransmit(t *testing.T) {
 	s.expect("ACK seq=12001 len=1000")
 }
 
+// Limited transmit's rules (RFC 3042 §2, RFC 5681 §3.2 steps 1–2): at
+// most two segments beyond cwnd, only within the receiver's window, cwnd
+// unchanged, and the segments so sent left out of the FlightSize that
+// sets ssthresh on the third duplicate ACK. With SACK, an ACK bringing
+// new SACK information counts as a duplicate for it too (RFC 6675 §5).
+func TestFastRetransmitLimitedTransmitRules(t *testing.T) {
+	s := newScript(t, Config{NoDelay: true, Congestion: "reno"})
+	s.established(mss1000)
+	s.c.Write(s.now, pattern(15000))
+	s.expect(segs("ACK", 1001, 10)...)
+	dup := peerAck(5001, 1001)
+	s.in(dup)
+	s.in(dup)
+	s.expect("ACK seq=11001 len=1000", "ACK seq=12001 len=1000")
+	if w := s.c.Congestion().Window(); w != 10000 {
+		t.Fatalf("cwnd %d after limited transmit, want 10000", w)
+	}
+	s.in(dup)
+	s.expect("ACK seq=1001 len=1000")
+	if th := s.c.Congestion().Ssthresh(); th != 5000 {
+		t.Fatalf("ssthresh %d, want 5000: FlightSize 10000 without the two limited-transmit segments", th)
+	}
+
+	// The receiver's window (10000) is full: nothing new.
+	s = newScript(t, Config{NoDelay: true, Congestion: "reno"})
+	s.established(mss1000)
+	dup = peerAck(5001, 1001)
+	dup.Window = 10000
+	s.in(dup)
+	s.c.Write(s.now, pattern(15000))
+	s.expect(segs("ACK", 1001, 10)...)
+	s.in(dup)
+	s.in(dup)
+	s.expect()
+
+	s = newScript(t, Config{NoDelay: true, Congestion: "reno"})
+	s.established(mss1000SACK)
+	s.c.Write(s.now, pattern(15000))
+	s.expect(segs("ACK", 1001, 10)...)
+	s.in(sackAck(1001, Block{2001, 3001}))
+	s.expect("ACK seq=11001 len=1000")
+	s.in(sackAck(1001, Block{2001, 4001}))
+	s.expect("ACK seq=12001 len=1000")
+}
+
 // RFC 6675 SACK recovery: loss is declared when IsLost holds (three
 // segments SACKed above), holes are retransmitted only when IsLost holds
 // for them and the pipe leaves room in cwnd, new data follows (NextSeg
@@ -410,9 +457,10 @@ func TestFastRetransmitLimitedTransmit(t *testing.T) {
 func TestSACKRecovery(t *testing.T) {
 	s := newScript(t, Config{NoDelay: true, Congestion: "reno"})
 	s.established(mss1000SACK)
-	s.c.Write(s.now, pattern(12000))
-	s.expect(segs("ACK", 1001, 10)...)
-	// 1001 and 3001 are lost.
+	s.c.Write(s.now, pattern(10000))
+	s.expect(append(segs("ACK", 1001, 9), "PSH|ACK seq=10001 len=1000")...)
+	// 1001 and 3001 are lost. (Nothing more is queued yet, so limited
+	// transmit sends nothing on the first two duplicate ACKs.)
 	s.in(sackAck(1001, Block{2001, 3001}))
 	s.in(sackAck(1001, Block{4001, 5001}, Block{2001, 3001}))
 	s.expect()
@@ -422,6 +470,9 @@ func TestSACKRecovery(t *testing.T) {
 	if cc.Window() != 5000 || cc.Ssthresh() != 5000 {
 		t.Fatalf("cwnd %d ssthresh %d", cc.Window(), cc.Ssthresh())
 	}
+	// New data, for NextSeg rule 2 below; the pipe (9000) holds it.
+	s.c.Write(s.now, pattern(2000))
+	s.expect()
 	// 3001 is lost now (three segments above it SACKed), but the pipe
 	// (7000 - 1000 SACKed - 1000 lost = 5000) leaves no room.
 	s.in(sackAck(1001, Block{4001, 7001}, Block{2001, 3001}))

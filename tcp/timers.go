@@ -85,7 +85,7 @@ func (c *Conn) onRTO(now time.Time) {
 		return
 	}
 	c.cc.OnRTO(int(c.sndMax.Sub(c.sndUna)), now)
-	c.inRecovery, c.inflation, c.dupAcks = false, 0, 0
+	c.inRecovery, c.inflation, c.dupAcks, c.ltSent = false, 0, 0, 0
 	c.recover = c.sndMax
 	c.score.Reset()
 	c.highRxt = c.sndUna
