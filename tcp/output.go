@@ -252,13 +252,21 @@ func (c *Conn) windowField(syn bool) uint16 {
 
 // windowUpdateDue reports whether consumption has opened the window
 // enough to tell the peer: the advertised window has fallen below half
-// the buffer and can grow by two segments or more.
+// the largest window we can advertise, and the window an ACK would now
+// advertise moves the right edge by two segments or more. Both are
+// measured in what the window field can say (65535 << our scale, which
+// is less than the buffer without window scaling): an update that could
+// not change the window would repeat the last ACK exactly, and the peer
+// would count it as a duplicate (RFC 5681 §2).
 func (c *Conn) windowUpdateDue() bool {
 	if !c.state.canReceive() {
 		return false
 	}
+	shift := c.rcvWScale
 	free := max(c.cfg.RcvBuf-len(c.rcvReady)-c.rcvHeld, 0)
+	wnd := min(free>>shift, 65535) << shift
+	maxWnd := min(c.cfg.RcvBuf, 65535<<shift)
 	adv := int(c.rcvAdvRight.Sub(c.rcvNxt))
-	gain := int(c.rcvNxt.Add(free).Sub(c.rcvAdvRight))
-	return adv < c.cfg.RcvBuf/2 && gain >= min(2*c.cfg.MSS, c.cfg.RcvBuf/2)
+	gain := int(c.rcvNxt.Add(wnd).Sub(c.rcvAdvRight))
+	return adv < maxWnd/2 && gain >= min(2*c.cfg.MSS, maxWnd/2)
 }

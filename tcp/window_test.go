@@ -105,11 +105,6 @@ func TestWindowUpdateAfterZeroWindow(t *testing.T) {
 // window update with the same ACK and window is an RFC 5681 duplicate ACK
 // to the peer, and three of them make it retransmit.
 func TestWindowNoUpdateWithoutChange(t *testing.T) {
-	t.Skip("BUG: without window scaling and with RcvBuf above 128 KiB, every Consumed sends a window update " +
-		"that repeats the last ACK exactly (window 65535, same ack): windowUpdateDue measures the buffer, " +
-		"not the advertisable window, so it is always due. The peer counts these as duplicate ACKs " +
-		"(RFC 5681 §2) and fast-retransmits after three reads. Reproduce: default Config; peer without " +
-		"window scale; receive 2 segments (ACK sent); TakeReadable; Consumed 3 times: 3 identical ACKs")
 	s := newScript(t, Config{})
 	s.established(mss1000)
 	s.in(peerData(5001, 1001, 1000))
@@ -120,6 +115,23 @@ func TestWindowNoUpdateWithoutChange(t *testing.T) {
 		s.c.Consumed(s.now, 500)
 		s.expect()
 	}
+}
+
+// Without window scaling the window field caps what a larger buffer can
+// offer: once the peer has used more than half of 65535, consumption
+// sends one update, to 65535, and no more.
+func TestWindowUpdateCappedByField(t *testing.T) {
+	s := newScript(t, Config{RcvBuf: 100000, NoDelayedAck: true})
+	s.established(mss1000)
+	for i := range 80 {
+		s.in(peerData(Seq(5001+1000*i), 1001, 1000))
+		s.out()
+	}
+	s.c.TakeReadable()
+	s.c.Consumed(s.now, 70000)
+	s.expect("ACK seq=1001 ack=85001 win=65535")
+	s.c.Consumed(s.now, 10000)
+	s.expect()
 }
 
 // Zero-window probing (RFC 9293 §3.8.6.1): with data queued and a zero
