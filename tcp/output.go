@@ -17,7 +17,7 @@ func (c *Conn) output(now time.Time) {
 		if c.inRecovery && c.sackOK {
 			c.sackRecovery(now)
 		}
-		for c.sendNext(now, false) {
+		for c.sendNext(now, sendNormal) {
 		}
 	}
 	if c.ackNow {
@@ -27,17 +27,50 @@ func (c *Conn) output(now time.Time) {
 		c.rtoAt = now.Add(c.rto)
 	}
 	c.armPTO(now)
-	// RFC 9293 §3.8.6.1: with data waiting and a zero window, probe.
-	if c.sndWnd == 0 && c.Unsent() > int(c.sndNxt.Sub(c.sndBase)) && c.persistAt.IsZero() && c.state.synchronized() {
-		c.persistAt = now.Add(c.persistInterval())
+	// Data waits that the peer's window keeps back. With a zero window,
+	// probe (RFC 9293 §3.8.6.1). With a window too small for sender-side
+	// SWS avoidance and nothing in flight to bring an ACK, the override
+	// timeout sends what fits (§3.8.6.2.1 rule 4, RFC 1122 §4.2.3.4); the
+	// RFC suggests combining it with the persist timer, as here.
+	switch {
+	case !c.state.synchronized() || c.Unsent() <= int(c.sndNxt.Sub(c.sndBase)):
+		c.persistAt, c.persistBackoff = time.Time{}, 0 // nothing waits
+	case c.sndWnd == 0:
+		if c.persistAt.IsZero() {
+			c.persistAt = now.Add(c.persistInterval())
+		}
+	case c.sndNxt == c.sndUna:
+		if c.persistAt.IsZero() {
+			c.persistAt = now.Add(swsOverride)
+		}
+	default:
+		c.persistAt = time.Time{} // the ACK of the data in flight sends more
 	}
 }
 
+// swsOverride is the SWS override timeout: RFC 1122 §4.2.3.4 puts it
+// between 0.1 and 1 s; the upper end sends the fewest small segments to
+// a peer that keeps its window small.
+const swsOverride = time.Second
+
+// sendMode says which of sendNext's rules a segment is sent under.
+type sendMode uint8
+
+const (
+	sendNormal   sendMode = iota
+	sendProbe             // a tail loss probe: ignores the congestion window (RFC 8985 §7.3)
+	sendOverride          // the SWS override timeout: ignores sender-side SWS avoidance
+)
+
 // sendNext sends the next new segment if the send window, the congestion
 // window, Nagle and sender-side silly window avoidance allow (RFC 9293
-// §3.8.6.2.1, RFC 896, RFC 5681). A probe ignores the congestion window
-// (RFC 8985 §7.3). It reports whether it sent one.
-func (c *Conn) sendNext(now time.Time, probe bool) bool {
+// §3.8.6.2.1, RFC 896, RFC 5681); mode relaxes them for probes and the
+// SWS override. Data sent before (go-back-N after a timeout) is sent
+// again as far as the peer's window allows, however small: it was
+// offered that window once already, and holding it back would leave the
+// retransmission timer nothing to send.
+// It reports whether it sent a segment.
+func (c *Conn) sendNext(now time.Time, mode sendMode) bool {
 	data := c.sndBuf[c.sndOff:]
 	off := int(c.sndNxt.Sub(c.sndBase))
 	if off < 0 {
@@ -59,7 +92,7 @@ func (c *Conn) sendNext(now time.Time, probe bool) bool {
 	room := c.cc.Window() + c.inflation - inFlight
 	cwnd := room
 	lt := false
-	if probe {
+	if mode == sendProbe {
 		cwnd = c.sndMSS
 	} else if a := c.limitedTransmit(); a > 0 && c.sndNxt == c.sndMax {
 		cwnd, lt = room+a, true
@@ -74,7 +107,8 @@ func (c *Conn) sendNext(now time.Time, probe bool) bool {
 	}
 	n = max(n, 0)
 	fin := wantFIN && n == avail
-	if n < full && !fin {
+	retrans := c.sndNxt.LessThan(c.sndMax)
+	if n < full && !fin && mode != sendOverride && !(retrans && n == usable) {
 		// A short segment: only if it is all we have and Nagle allows
 		// (nothing unacknowledged, or NoDelay), or it fills half the
 		// largest window the peer offered.
@@ -96,7 +130,6 @@ func (c *Conn) sendNext(now time.Time, probe bool) bool {
 	if n > 0 && c.pushSeq.InRange(seq.Add(1), seq.Add(n+1)) {
 		flags |= FlagPSH
 	}
-	retrans := seq.LessThan(c.sndMax)
 	if retrans {
 		c.stats.Retransmits++
 	} else {

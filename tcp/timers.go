@@ -111,10 +111,20 @@ func (c *Conn) persistInterval() time.Duration {
 }
 
 // onPersist sends a zero-window probe (RFC 9293 §3.8.6.1): a segment
-// below the window that the peer must acknowledge, with its window.
+// below the window that the peer must acknowledge, with its window. With
+// a window that is open but too small for sender-side SWS avoidance, and
+// nothing in flight, it is the override timeout: what fits is sent
+// (§3.8.6.2.1 rule 4).
 func (c *Conn) onPersist(now time.Time) {
-	if c.sndWnd != 0 || c.Unsent() <= int(c.sndNxt.Sub(c.sndBase)) || !c.state.synchronized() {
+	if c.Unsent() <= int(c.sndNxt.Sub(c.sndBase)) || !c.state.synchronized() {
 		c.persistBackoff = 0
+		return
+	}
+	if c.sndWnd != 0 {
+		c.persistBackoff = 0
+		if c.sndNxt == c.sndUna {
+			c.sendNext(now, sendOverride)
+		}
 		return
 	}
 	c.stats.ZeroWindowProbes++
@@ -198,7 +208,7 @@ func (c *Conn) onPTO(now time.Time) {
 	}
 	c.tlpOut = true
 	c.stats.TailProbes++
-	if !c.sendNext(now, true) {
+	if !c.sendNext(now, sendProbe) {
 		// The last segment again: the last full segment's worth of data
 		// before snd.max — or before the FIN, which retransmit adds when
 		// the data reaches it (the FIN occupies a sequence number but

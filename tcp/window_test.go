@@ -252,11 +252,6 @@ func TestWindowSenderSWS(t *testing.T) {
 // back by sender-side SWS avoidance goes out when the override timeout
 // (0.1 to 1 s) expires, if its data was pushed.
 func TestWindowSWSOverrideTimeout(t *testing.T) {
-	t.Skip("BUG: there is no SWS override timer: when the peer's window is smaller than a segment and " +
-		"below half its largest window, pushed data waits for the peer to speak, and nothing makes it " +
-		"speak (the persist timer runs only for a zero window) — a deadlock (RFC 9293 §3.8.6.2.1 rule 4, " +
-		"RFC 1122 §4.2.3.4). Reproduce: window 65535 then 500 with nothing in flight; Write 3000; " +
-		"advance 5s; nothing is sent")
 	s := newScript(t, Config{NoDelay: true})
 	s.established(mss1000)
 	ack := peerAck(5001, 1001)
@@ -266,6 +261,64 @@ func TestWindowSWSOverrideTimeout(t *testing.T) {
 	s.expect()
 	s.advance(time.Second)
 	s.expect("ACK seq=1001 len=500")
+}
+
+// The override timeout runs again each time the small window holds data
+// back with nothing in flight; an ACK for data in flight, not the timer,
+// sends the next segment when it can.
+func TestWindowSWSOverrideRepeats(t *testing.T) {
+	s := newScript(t, Config{NoDelay: true})
+	s.established(mss1000)
+	ack := peerAck(5001, 1001)
+	ack.Window = 500
+	s.in(ack)
+	s.c.Write(s.now, pattern(3000))
+	s.expect()
+	s.wantDeadline(time.Second)
+	s.advance(time.Second)
+	s.expect("ACK seq=1001 len=500")
+	s.advance(100 * time.Millisecond)
+	ack = peerAck(5001, 1501)
+	ack.Window = 500
+	s.in(ack)
+	s.expect()
+	s.wantDeadline(time.Second)
+	// The window opens while the timer runs: data flows at once.
+	s.advance(500 * time.Millisecond)
+	s.in(peerAck(5001, 1501))
+	s.expect("ACK seq=1501 len=1000", "ACK seq=2501 len=1000", "PSH|ACK seq=3501 len=500")
+	s.in(peerAck(5001, 4001))
+	s.expect()
+	if d := s.c.Deadline(); !d.IsZero() {
+		t.Fatalf("a timer is left in %v", d.Sub(s.now))
+	}
+}
+
+// Data sent before is sent again after a timeout as far as the peer's
+// window allows, however small (here it shrank to 500 under 1000 bytes
+// in flight): sender-side SWS avoidance holds back new data, not
+// retransmissions, which would otherwise never leave until the
+// connection timed out.
+func TestWindowRetransmitIntoSmallWindow(t *testing.T) {
+	s := newScript(t, Config{NoDelay: true})
+	s.established(mss1000)
+	s.c.Write(s.now, pattern(1000))
+	s.expect("PSH|ACK seq=1001 len=1000")
+	ack := peerAck(5001, 1001)
+	ack.Window = 500
+	s.in(ack)
+	_, rto := s.c.RTT()
+	s.advance(rto)
+	s.expect("ACK seq=1001 len=500")
+	ack = peerAck(5001, 1501)
+	ack.Window = 500
+	s.in(ack)
+	s.expect("PSH|ACK seq=1501 len=500")
+	s.in(peerAck(5001, 2001))
+	s.expect()
+	if st := s.c.Stats(); st.Timeouts != 1 || st.Retransmits != 2 {
+		t.Fatalf("stats %+v", st)
+	}
 }
 
 // Write takes no more than the send buffer's free space (SndBuf counts
