@@ -40,6 +40,11 @@ type Config struct {
 	MaxRetries, SynRetries     int
 	// TimeWait is how long TIME-WAIT lasts, 2*MSL [60 s].
 	TimeWait time.Duration
+	// FinWait2 bounds how long a connection the user has Closed (not just
+	// Shut down) waits in FIN-WAIT-2 for the peer's FIN, as Linux's
+	// tcp_fin_timeout does [60 s]: nobody will read, and a peer that
+	// never closes would otherwise hold the connection for good.
+	FinWait2 time.Duration
 	// KeepAlive sends keepalive probes after KeepIdle of silence, every
 	// KeepInterval, and gives up after KeepCount unanswered [2 h, 75 s, 9].
 	KeepAlive              bool
@@ -79,6 +84,7 @@ func (c *Config) defaults() {
 	def(&c.MaxRetries, 15)
 	def(&c.SynRetries, 6)
 	defd(&c.TimeWait, 60*time.Second)
+	defd(&c.FinWait2, 60*time.Second)
 	defd(&c.KeepIdle, 2*time.Hour)
 	defd(&c.KeepInterval, 75*time.Second)
 	def(&c.KeepCount, 9)
@@ -197,6 +203,7 @@ type Conn struct {
 	// Timers: zero means off.
 	rtoAt, delackAt, persistAt, keepAt, timeWaitAt time.Time
 	ptoAt                                          time.Time // tail loss probe (RFC 8985 §7)
+	finWait2At                                     time.Time // FIN-WAIT-2 after Close
 	tlpOut                                         bool      // a probe is out, no ACK since
 	persistBackoff                                 int
 	keepProbes                                     int
@@ -405,6 +412,7 @@ func (c *Conn) Close(now time.Time) {
 		return
 	}
 	c.Shutdown(now)
+	c.armFinWait2(now) // if Shutdown earlier already brought it to FIN-WAIT-2
 }
 
 // Abort resets the connection (RFC 9293 §3.10.5): a RST is sent and the
@@ -438,6 +446,7 @@ func (c *Conn) finish(err error) {
 		c.err = err
 	}
 	c.rtoAt, c.delackAt, c.persistAt, c.keepAt, c.timeWaitAt, c.ptoAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}, time.Time{}, time.Time{}
+	c.finWait2At = time.Time{}
 	c.reasm.Reset()
 	c.score.Reset()
 }

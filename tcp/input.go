@@ -239,6 +239,7 @@ func (c *Conn) inputAck(now time.Time, s *Segment) bool {
 	case FinWait1:
 		if c.finAcked() {
 			c.state = FinWait2
+			c.armFinWait2(now)
 		}
 	case Closing:
 		if c.finAcked() {
@@ -369,7 +370,7 @@ func (c *Conn) receiveFIN(now time.Time) {
 
 func (c *Conn) enterTimeWait(now time.Time) {
 	c.state = TimeWait
-	c.rtoAt, c.persistAt, c.keepAt, c.delackAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}
+	c.rtoAt, c.persistAt, c.keepAt, c.delackAt, c.finWait2At = time.Time{}, time.Time{}, time.Time{}, time.Time{}, time.Time{}
 	c.timeWaitAt = now.Add(c.cfg.TimeWait)
 }
 

@@ -365,9 +365,7 @@ func TestStateActiveClose(t *testing.T) {
 	s.in(peerAck(5001, 1002))
 	s.expect()
 	s.wantState(FinWait2)
-	if !s.c.Deadline().IsZero() {
-		t.Fatalf("FIN-WAIT-2 keeps a timer at %v", s.c.Deadline())
-	}
+	s.wantDeadline(60 * time.Second) // the FIN-WAIT-2 timeout after Close, and no other timer
 	s.advance(time.Second)
 	s.in(peerFIN(5001, 1002))
 	s.expect("ACK seq=1002 ack=5002")
@@ -607,6 +605,52 @@ func TestStateHalfCloseOurs(t *testing.T) {
 	s.in(peerFIN(5301, 1002))
 	s.expect("ACK seq=1002 ack=5302")
 	s.wantState(TimeWait)
+}
+
+// A connection the user has Closed waits in FIN-WAIT-2 no longer than
+// Config.FinWait2 for the peer's FIN (as Linux's tcp_fin_timeout), counted
+// from entering FIN-WAIT-2 and not restarted by the peer's ACKs; then it
+// is closed with ErrTimeout and nothing is sent. After Shutdown alone the
+// wait is unbounded until the user Closes too.
+func TestStateFinWait2TimeoutAfterClose(t *testing.T) {
+	s := newScript(t, Config{FinWait2: 30 * time.Second})
+	s.established(Options{})
+	s.c.Close(s.now)
+	s.expect("FIN|ACK seq=1001 ack=5001")
+	s.advance(100 * time.Millisecond)
+	s.in(peerAck(5001, 1002))
+	s.wantState(FinWait2)
+	s.wantDeadline(30 * time.Second)
+	s.advance(20 * time.Second)
+	s.in(peerAck(5001, 1002)) // a keepalive or window update
+	s.expect()
+	s.advance(10*time.Second - time.Millisecond)
+	s.wantState(FinWait2)
+	s.advance(time.Millisecond)
+	s.expect()
+	s.wantClosed(ErrTimeout)
+
+	// Shutdown: no timeout; a later Close starts it.
+	s = newScript(t, Config{FinWait2: 30 * time.Second})
+	s.established(Options{})
+	s.c.Shutdown(s.now)
+	s.expect("FIN|ACK seq=1001 ack=5001")
+	s.in(peerAck(5001, 1002))
+	s.wantState(FinWait2)
+	if d := s.c.Deadline(); !d.IsZero() {
+		t.Fatalf("FIN-WAIT-2 after Shutdown keeps a timer in %v", d.Sub(s.now))
+	}
+	s.advance(time.Hour)
+	s.wantState(FinWait2)
+	s.c.Close(s.now)
+	s.expect()
+	s.wantDeadline(30 * time.Second)
+	// The peer's FIN in time: TIME-WAIT, as usual, with its own timer.
+	s.advance(time.Second)
+	s.in(peerFIN(5001, 1002))
+	s.expect("ACK seq=1002 ack=5002")
+	s.wantState(TimeWait)
+	s.wantDeadline(60 * time.Second)
 }
 
 // Data already in FIN-WAIT-1 is received too, and the FIN follows queued

@@ -5,7 +5,7 @@ import "time"
 // Deadline returns when the connection next needs Tick (zero: never).
 func (c *Conn) Deadline() time.Time {
 	var d time.Time
-	for _, t := range [...]time.Time{c.rtoAt, c.delackAt, c.persistAt, c.keepAt, c.timeWaitAt, c.ptoAt} {
+	for _, t := range [...]time.Time{c.rtoAt, c.delackAt, c.persistAt, c.keepAt, c.timeWaitAt, c.ptoAt, c.finWait2At} {
 		if !t.IsZero() && (d.IsZero() || t.Before(d)) {
 			d = t
 		}
@@ -19,6 +19,13 @@ func due(t, now time.Time) bool { return !t.IsZero() && !now.Before(t) }
 func (c *Conn) Tick(now time.Time) {
 	if due(c.timeWaitAt, now) {
 		c.finish(nil)
+		return
+	}
+	if due(c.finWait2At, now) {
+		// The peer never sent its FIN: give up on it silently, as Linux
+		// does when tcp_fin_timeout expires (a later segment of the
+		// peer's finds no connection and is reset).
+		c.finish(ErrTimeout)
 		return
 	}
 	if due(c.ptoAt, now) {
@@ -91,6 +98,17 @@ func (c *Conn) onRTO(now time.Time) {
 	c.highRxt = c.sndUna
 	c.sndNxt = c.sndUna // output sends again from here, FIN included
 	c.rtoAt = now.Add(c.rto)
+}
+
+// armFinWait2 starts the FIN-WAIT-2 timeout of a connection the user has
+// Closed. RFC 9293 leaves FIN-WAIT-2 unbounded, but after Close nobody
+// reads (see Close): the peer's FIN is all that is left to wait for, and
+// Linux waits for it tcp_fin_timeout. After Shutdown alone the user may
+// still read, and the connection waits for the peer as long as it takes.
+func (c *Conn) armFinWait2(now time.Time) {
+	if c.state == FinWait2 && c.userClosed && c.finWait2At.IsZero() {
+		c.finWait2At = now.Add(c.cfg.FinWait2)
+	}
 }
 
 // rtoAfterSYNTimeout is RFC 6298 §5.7: once the SYN or SYN,ACK has been
