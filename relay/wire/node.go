@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -108,12 +109,20 @@ func StartNode(cfg NodeConfig) (n *Node, err error) {
 	if refused == nil {
 		refused = func(string) {}
 	}
-	n = &Node{Sys: sys}
-	g := &guard{accept: cfg.Accept, refused: refused, node: n}
 	retries := cfg.Retries
 	if retries <= 0 {
 		retries = 2
 	}
+	if cfg.FrontDoor != "" && p == 0 {
+		// The front door needs the server's port before it starts, and
+		// the advertised address must be configured before too (PIDs of
+		// protoactor's own actors carry it): pick a free port.
+		if p, err = freePort(host); err != nil {
+			return nil, err
+		}
+	}
+	n = &Node{Sys: sys}
+	g := &guard{accept: cfg.Accept, refused: refused, node: n}
 	rc := remote.Configure(host, p,
 		remote.WithServerOptions(grpc.Creds(cfg.Creds), grpc.MaxRecvMsgSize(maxGRPCMsg),
 			grpc.StreamInterceptor(g.stream), grpc.UnaryInterceptor(g.unary)),
@@ -121,6 +130,7 @@ func StartNode(cfg NodeConfig) (n *Node, err error) {
 		remote.WithCallOptions(grpc.MaxCallSendMsgSize(maxGRPCMsg)),
 		remote.WithEndpointWriterBatchSize(writerBatch),
 		remote.WithEndpointWriterQueueSize(1<<16),
+		remote.WithAdvertisedHost(cfg.Advertise),
 	)
 	rc.MaxRetryCount = retries
 	n.Remote = remote.NewRemote(sys, rc)
@@ -135,21 +145,25 @@ func StartNode(cfg NodeConfig) (n *Node, err error) {
 	if err != nil {
 		return nil, err
 	}
-	listening := sys.ProcessRegistry.Address
+	n.Addr = sys.ProcessRegistry.Address
 	if cfg.FrontDoor != "" {
-		n.front, err = ServeUnix(cfg.FrontDoor, listening, log)
+		n.front, err = ServeUnix(cfg.FrontDoor, net.JoinHostPort(host, strconv.Itoa(p)), log)
 		if err != nil {
 			n.Remote.Shutdown(false)
 			return nil, err
 		}
 	}
-	if cfg.Advertise != "" {
-		// PIDs made from now on carry the advertised address, and
-		// messages addressed to it are local.
-		sys.ProcessRegistry.Address = cfg.Advertise
-	}
-	n.Addr = sys.ProcessRegistry.Address
 	return n, nil
+}
+
+// freePort returns a TCP port free on host right now.
+func freePort(host string) (int, error) {
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return 0, fmt.Errorf("wire: %w", err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
 // String returns the node's advertised address.
