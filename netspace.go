@@ -168,7 +168,7 @@ func New(cfg Config) (*Stack, error) {
 		s.bounded["ip"], s.IP = ip.SpawnIP(t, cfg.IP)
 		s.bounded["icmp"], s.ICMP = ip.SpawnICMP(t, cfg.ICMP)
 		s.bounded["udp"], s.UDP = ip.SpawnUDP(t, cfg.Seed)
-		_, s.ARP = ethernet.SpawnARP(t, cfg.ARP)
+		s.bounded["arp"], s.ARP = ethernet.SpawnARP(t, cfg.ARP)
 		_, s.Iface = ethernet.SpawnInterface(t, cfg.Link, ethernet.InterfaceConfig{Name: cfg.Iface, MAC: cfg.MAC})
 		for _, a := range cfg.Addrs {
 			t.Assert(&ip.HostRoute{Addr: a.Addr(), Prefix: a.Bits(), Iface: cfg.Iface})

@@ -26,6 +26,10 @@ type ARPConfig struct {
 	// Retries times, RetryInterval apart (defaults 3 and 1 s).
 	Retries       int
 	RetryInterval time.Duration
+	// MessageLimit bounds the actor's mailbox of received ARP packets
+	// (default 4096): beyond it, packets are dropped and counted by the
+	// actor (actors.Actor.Dropped), so a flood cannot grow it without end.
+	MessageLimit int
 }
 
 // ARPStats counts the ARP actor's work.
@@ -60,7 +64,8 @@ type arpQuery struct {
 // requests for the addresses asserted as arp-local(iface, ip), announcing
 // each with a gratuitous ARP when it appears; resolves arp-query(iface,
 // ip) with retries, asserting arp-assertion(iface, ip, mac) for each
-// answer; and keeps a bounded cache whose entries expire.
+// answer; and keeps a bounded cache whose entries expire. Its mailbox of
+// received packets is bounded too (ARPConfig.MessageLimit).
 func SpawnARP(t *actors.Turn, cfg ARPConfig) (*actors.Actor, *ARPStats) {
 	if cfg.CacheSize <= 0 {
 		cfg.CacheSize = 1024
@@ -73,6 +78,9 @@ func SpawnARP(t *actors.Turn, cfg ARPConfig) (*actors.Actor, *ARPStats) {
 	}
 	if cfg.RetryInterval <= 0 {
 		cfg.RetryInterval = time.Second
+	}
+	if cfg.MessageLimit <= 0 {
+		cfg.MessageLimit = 4096
 	}
 	stats := &ARPStats{}
 	a := t.Spawn("arp:"+cfg.Iface, func(t *actors.Turn) { (&arp{cfg: cfg, stats: stats}).boot(t) })
@@ -91,6 +99,7 @@ type arp struct {
 }
 
 func (r *arp) boot(t *actors.Turn) {
+	t.SetMessageLimit(r.cfg.MessageLimit)
 	r.log = t.System().Logger().With(zap.String("iface", r.cfg.Iface))
 	r.locals = map[netip.Addr]bool{}
 	r.cache = map[netip.Addr]*arpEntry{}
