@@ -331,3 +331,44 @@ func TestRemoteEchoVersusInProcess(t *testing.T) {
 		t.Fatal("no measurement")
 	}
 }
+
+// TestRemoteFrozenClientTimesOut: a client that stops answering without
+// its connection dropping (SIGSTOP: the process is frozen, its sockets
+// stay open) is given up by the heartbeat: its connection is reset and
+// its port closed within the bound.
+func TestRemoteFrozenClientTimesOut(t *testing.T) {
+	ls := newLinkStack(t)
+	const port = 7030
+	p := ls.startEcho(t, "echo", port)
+	p.serving(t)
+	c, err := ls.dial(port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := pingPong(c, []byte("before the freeze")); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	defer p.cmd.Process.Signal(syscall.SIGCONT)
+	frozen := time.Now()
+	c.SetReadDeadline(frozen.Add(bound))
+	_, err = c.Read(make([]byte, 16))
+	if !errors.Is(err, syscall.ECONNRESET) {
+		t.Fatalf("read on the connection of a frozen service: %v, want ECONNRESET within %v", err, bound)
+	}
+	after := time.Since(frozen)
+	if after < heartbeat/2 {
+		t.Fatalf("reset %v after the freeze: sooner than the heartbeat could tell", after)
+	}
+	waitFor(t, bound, func() bool {
+		c, err := ls.dial(port)
+		if err == nil {
+			c.Close()
+		}
+		return errors.Is(err, syscall.ECONNREFUSED)
+	}, func() string { return fmt.Sprintf("port %d still open after the heartbeat", port) })
+	t.Logf("frozen client: connection reset %v after SIGSTOP (heartbeat %v)", after.Round(time.Millisecond), heartbeat)
+}
