@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -188,8 +189,14 @@ func Start(sys *actors.System, cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// Addr returns the address clients dial.
-func (s *Server) Addr() string { return s.cfg.Listen }
+// Addr returns the address clients dial (for a tcp: link, with the port
+// the server got if it asked for port 0).
+func (s *Server) Addr() string {
+	if strings.HasPrefix(s.cfg.Listen, "tcp:") {
+		return "tcp:" + s.node.Addr
+	}
+	return s.cfg.Listen
+}
 
 // Close ends every session (retracting what their actors asserted) and
 // stops listening.
