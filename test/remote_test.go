@@ -2,6 +2,9 @@ package test
 
 import (
 	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -12,10 +15,12 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
+	"netspace/client"
 	"netspace/test/nettest"
 )
 
@@ -371,4 +376,117 @@ func TestRemoteFrozenClientTimesOut(t *testing.T) {
 		return errors.Is(err, syscall.ECONNREFUSED)
 	}, func() string { return fmt.Sprintf("port %d still open after the heartbeat", port) })
 	t.Logf("frozen client: connection reset %v after SIGSTOP (heartbeat %v)", after.Round(time.Millisecond), heartbeat)
+}
+
+// TestRemoteSlowReaderClosesWindow: this test's process is the remote
+// client, with a net.Listener on the stack through the link. A conn that
+// is not read stalls the kernel's writer (the receive window closes: the
+// conn reports consumed only what it reads, over the link), with a
+// bounded amount in flight; reading it then brings every byte, in order.
+func TestRemoteSlowReaderClosesWindow(t *testing.T) {
+	ls := newLinkStack(t)
+	tok, err := client.TokenFile(ls.tokens["echo"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := client.Dial(ctx, "unix:"+ls.sock, client.Credentials{Token: tok})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	l, err := c.Net().Listen(7040)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		if sc, err := l.Accept(); err == nil {
+			accepted <- sc
+		}
+	}()
+	k, err := ls.dial(7040)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Close()
+	var sc net.Conn
+	select {
+	case sc = <-accepted:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no connection accepted")
+	}
+	defer sc.Close()
+	const total = 64 << 20
+	data := random(total, 40)
+	var written atomic.Int64
+	wdone := make(chan error, 1)
+	go func() {
+		for off := 0; off < total; off += 64 << 10 {
+			n, err := k.Write(data[off : off+64<<10])
+			written.Add(int64(n))
+			if err != nil {
+				wdone <- err
+				return
+			}
+		}
+		wdone <- k.CloseWrite()
+	}()
+	// The writer stalls: nothing more is accepted for a while.
+	var last int64 = -1
+	stalled := false
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
+		n := written.Load()
+		if n == last {
+			stalled = true
+			break
+		}
+		last = n
+	}
+	if !stalled || last >= total/2 {
+		t.Fatalf("the kernel's writer did not stall against an unread conn (%d of %d bytes written)", last, total)
+	}
+	t.Logf("unread conn: the kernel's writer stalled after %.1f MiB", float64(last)/(1<<20))
+	// Reading releases the window; everything arrives in order.
+	sc.SetReadDeadline(time.Now().Add(2 * time.Minute))
+	h := sha256.New()
+	n, err := io.Copy(h, sc)
+	if err != nil || n != total {
+		t.Fatalf("read %d bytes: %v", n, err)
+	}
+	if want := sha256.Sum256(data); !bytes.Equal(h.Sum(nil), want[:]) {
+		t.Fatal("the data read differs from the data written")
+	}
+	if err := <-wdone; err != nil {
+		t.Fatalf("writer: %v", err)
+	}
+}
+
+// TestRemoteHTTP: examples/remote-http serves net/http on the stack from
+// another process; the kernel's curl fetches through it.
+func TestRemoteHTTP(t *testing.T) {
+	ls := newLinkStack(t)
+	bin := buildBin(t, "netspace/examples/remote-http")
+	cmd := exec.Command(bin, "--stack", "unix:"+ls.sock, "--token-file", ls.tokens["echo"], "--port", "7050")
+	out := new(syncBuffer)
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	waitFor(t, 15*time.Second, func() bool { return strings.Contains(out.String(), "serving http") },
+		func() string { return "remote-http did not start: " + out.String() })
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	got, err := ls.ns.Run(ctx, "curl", "-s", "--max-time", "20", "http://"+stackAddr+":7050/")
+	if err != nil || string(got) != "hello from another process\n" {
+		t.Fatalf("curl /: %q %v\n%s", got, err, out.String())
+	}
+	got, err = ls.ns.Run(ctx, "curl", "-s", "--max-time", "20", "-o", "/dev/null", "-w", "%{size_download}",
+		"http://"+stackAddr+":7050/echo?n=5000000")
+	if err != nil || string(got) != "5000000" {
+		t.Fatalf("curl /echo: %q %v\n%s", got, err, out.String())
+	}
 }
