@@ -49,11 +49,10 @@ func buildBin(t *testing.T, pkg string) string {
 // linkStack is a netspace process on a TAP device in a fresh namespace,
 // with the actor link on a unix socket.
 type linkStack struct {
-	ns       *nettest.Namespace
-	sock     string
-	echoBin  string
-	tokens   map[string]string // credential → token file
-	procOuts []*syncBuffer
+	ns      *nettest.Namespace
+	sock    string
+	echoBin string
+	tokens  map[string]string // credential → token file
 }
 
 func newLinkStack(t *testing.T) *linkStack {
