@@ -189,9 +189,14 @@ func (c *Conn) sendSYN(now time.Time, synack bool) {
 	c.rtoAt = now.Add(c.rto)
 }
 
-// emitACK sends a bare ACK.
+// emitACK sends a bare ACK, <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> (RFC
+// 9293 §3.10.7.4). SND.NXT is snd.max here: sndNxt falls back to snd.una
+// for a go-back-N pass after a timeout, and an ACK numbered from there
+// lies below the peer's RCV.NXT when it already has that data — the peer
+// drops it, ACK field and all, as an old duplicate. Were both ends
+// retransmitting at once, neither would ever learn of the other's ACKs.
 func (c *Conn) emitACK(now time.Time) {
-	c.emit(now, Segment{Seq: c.sndNxt, Flags: FlagACK})
+	c.emit(now, Segment{Seq: c.sndMax, Flags: FlagACK})
 }
 
 // emit completes a segment of this connection — acknowledgment, window,

@@ -698,3 +698,34 @@ func TestTailLossProbeBareFIN(t *testing.T) {
 	s.advance(200 * time.Millisecond)
 	s.expect("FIN|PSH|ACK seq=3013 len=988")
 }
+
+// After a timeout, go-back-N sends again from SND.UNA, but an ACK still
+// carries SND.NXT, the highest sequence number sent (RFC 9293
+// §3.10.7.4): the peer may hold all of it, and would drop an ACK
+// numbered below its RCV.NXT as an old duplicate, its ACK field unread.
+// With both ends retransmitting, each dropping the other's ACKs, the
+// connection stalled until it timed out.
+func TestRTOGoBackNAckCarriesSndMax(t *testing.T) {
+	s := newScript(t, Config{NoDelay: true, NoDelayedAck: true, Congestion: "reno"})
+	s.established(mss1000)
+	s.c.Write(s.now, pattern(3000))
+	s.expect("ACK seq=1001 len=1000", "ACK seq=2001 len=1000", "PSH|ACK seq=3001 len=1000")
+	_, rto := s.c.RTT()
+	s.advance(rto)
+	s.expect("ACK seq=1001 len=1000")
+	s.in(peerData(5001, 1001, 10))
+	s.expect("ACK seq=4001 ack=5011 len=0")
+	s.in(peerAck(5011, 4001))
+	s.expect()
+	if s.c.Unsent() != 0 {
+		t.Fatalf("Unsent %d", s.c.Unsent())
+	}
+	// An abort after the timeout: the RST carries SND.NXT too, so that
+	// a peer holding all the data takes it (RFC 5961 §3.2).
+	s.c.Write(s.now, pattern(2000))
+	s.expect("ACK seq=4001 len=1000", "PSH|ACK seq=5001 len=1000")
+	s.advance(2 * rto)
+	s.expect("ACK seq=4001 len=1000")
+	s.c.Abort(s.now)
+	s.expect("RST seq=6001")
+}
