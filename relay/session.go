@@ -54,6 +54,7 @@ type proxy struct {
 	handles map[uint64]actors.Handle
 	subs    map[uint64]*actors.Subscription
 	live    int
+	pending atomic.Int64 // its turns injected and not yet run
 }
 
 func newSession(srv *Server, cred *Credential, id string, reply *actor.PID, h *wire.Hello) *session {
@@ -256,10 +257,16 @@ func (ss *session) batch(b *wire.Batch) {
 	}
 	ss.srv.c.turns.Add(1)
 	if p != nil {
-		p.actor.Inject(func(t *actors.Turn) {
+		p.pending.Add(1)
+		ok := p.actor.Inject(func(t *actors.Turn) {
+			p.pending.Add(-1)
 			ss.pending.Add(-1)
 			p.apply(t, b.Ops)
 		})
+		if !ok {
+			p.pending.Add(-1)
+			ss.pending.Add(-1)
+		}
 		return
 	}
 	p = &proxy{s: ss, id: b.Actor, handles: map[uint64]actors.Handle{}, subs: map[uint64]*actors.Subscription{}}
@@ -274,6 +281,8 @@ func (ss *session) batch(b *wire.Batch) {
 		p.apply(t, b.Ops)
 	})
 	p.actor.Watch(func() {
+		// Turns still queued for a stopped proxy never run.
+		ss.pending.Add(-p.pending.Swap(0))
 		if ss.dead.Load() {
 			return
 		}
