@@ -17,6 +17,7 @@ import (
 	"netspace/relay/wire"
 	"netspace/tcp"
 
+	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 )
 
@@ -33,7 +34,7 @@ type harness struct {
 	addr string
 }
 
-func newHarness(t *testing.T, heartbeat time.Duration) *harness {
+func newHarness(t testing.TB, heartbeat time.Duration) *harness {
 	t.Helper()
 	sys := actors.NewSystem()
 	pol, err := relay.ParsePolicy([]string{"tcp-listen:8000..8099"})
@@ -41,6 +42,10 @@ func newHarness(t *testing.T, heartbeat time.Duration) *harness {
 		t.Fatal(err)
 	}
 	addr := "unix:" + filepath.Join(t.TempDir(), "link.sock")
+	log := zaptest.NewLogger(t)
+	if _, bench := t.(*testing.B); bench {
+		log = zap.NewNop()
+	}
 	srv, err := relay.Start(sys, relay.Config{
 		Listen: addr,
 		Credentials: []relay.Credential{
@@ -48,7 +53,7 @@ func newHarness(t *testing.T, heartbeat time.Duration) *harness {
 			{Name: "ports", Token: tokenPort, Allow: pol},
 		},
 		Heartbeat: heartbeat,
-		Logger:    zaptest.NewLogger(t),
+		Logger:    log,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -57,7 +62,7 @@ func newHarness(t *testing.T, heartbeat time.Duration) *harness {
 	return &harness{sys: sys, srv: srv, addr: addr}
 }
 
-func (h *harness) dial(t *testing.T, token string) *client.Conn {
+func (h *harness) dial(t testing.TB, token string) *client.Conn {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
