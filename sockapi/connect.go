@@ -105,13 +105,6 @@ func (l *Lib) bootActive(t *actors.Turn, s *socket, to netip.AddrPort, id ds.Val
 	remoteRec, localRec := s.remoteRec, s.localRec
 	l.mu.Unlock()
 	R, L := tcp.AddressPattern(to), tcp.HandlePattern(id)
-	t.Observe(ds.RecordPattern(tcp.LabelChannel, R, L, ds.CaptureAny), actors.Handler{
-		Message: func(t *actors.Turn, m ds.Record) {
-			l.mu.Lock()
-			s.deliver(m, m.(*tcp.Channel).Data)
-			l.mu.Unlock()
-		},
-	})
 	t.Observe(ds.RecordPattern(tcp.LabelWritable, R, L, ds.CaptureAny), actors.Handler{
 		Message: func(t *actors.Turn, m ds.Record) {
 			l.mu.Lock()
@@ -140,6 +133,16 @@ func (l *Lib) bootActive(t *actors.Turn, s *socket, to netip.AddrPort, id ds.Val
 			if failed {
 				t.Stop() // the failed connection goes with our interest
 			}
+		},
+	})
+	// Last: interest in the data opens the connection, and the
+	// observations commit in order — the grants and states must find us
+	// already listening.
+	t.Observe(ds.RecordPattern(tcp.LabelChannel, R, L, ds.CaptureAny), actors.Handler{
+		Message: func(t *actors.Turn, m ds.Record) {
+			l.mu.Lock()
+			s.deliver(m, m.(*tcp.Channel).Data)
+			l.mu.Unlock()
 		},
 	})
 }

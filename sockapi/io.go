@@ -100,8 +100,10 @@ func (l *Lib) recvStream(s *socket, bufs [][]byte, flags int) (int, error) {
 			return -1, unix.EAGAIN
 		}
 		// The peer may be waiting for the window we took: report it
-		// before we sleep.
-		l.reportConsumed(s, true)
+		// before we sleep (and look again: the report let go of l.mu).
+		if l.reportConsumed(s, true) {
+			continue
+		}
 		if !l.wait(dl) {
 			if n > 0 {
 				break
@@ -174,10 +176,11 @@ func buffersLen(bufs [][]byte) int {
 
 // reportConsumed tells the connection how much the user has read, once
 // it is enough or the buffer is empty (or now, if force), so the window
-// opens (l.mu held; released while it sends).
-func (l *Lib) reportConsumed(s *socket, force bool) {
+// opens (l.mu held; released while it sends). It reports whether it
+// sent, and so let go of l.mu.
+func (l *Lib) reportConsumed(s *socket, force bool) bool {
 	if s.unreported == 0 || s.actor == nil || !force && s.unreported < reportAt && s.rlen > 0 {
-		return
+		return false
 	}
 	m := &tcp.Consumed{Remote: s.remoteRec, Local: s.localRec, N: s.unreported}
 	s.unreported = 0
@@ -185,6 +188,7 @@ func (l *Lib) reportConsumed(s *socket, force bool) {
 	l.mu.Unlock()
 	l.run(func() { actor.Send(m) })
 	l.mu.Lock()
+	return true
 }
 
 // Send writes bufs in order (writev, send, sendto) and returns the bytes

@@ -28,6 +28,9 @@ type Lib struct {
 	clock *actors.ManualClock // the test clock (Warp), or nil
 	turns sync.Mutex          // Warp: held while turns run
 	ids   atomic.Uint64       // names of handles and actors
+	// waiting counts the calls blocked now (for tests that must know a
+	// call sleeps before they act).
+	waiting atomic.Int64
 
 	mu      sync.Mutex // guards everything below and every socket's state
 	changed chan struct{}
@@ -208,8 +211,12 @@ func (l *Lib) waitSlice(dl time.Time, slice time.Duration) bool {
 		return false
 	}
 	ch := l.changed
+	l.waiting.Add(1)
 	l.mu.Unlock()
-	defer l.mu.Lock()
+	defer func() {
+		l.mu.Lock()
+		l.waiting.Add(-1)
+	}()
 	d := slice
 	if l.clock == nil && !dl.IsZero() {
 		if left := time.Until(dl); d == 0 || left < d {

@@ -113,7 +113,6 @@ func (l *Lib) bootListener(t *actors.Turn, ln *listener, ls *socket) {
 		}
 		l.mu.Unlock()
 	}
-	ln.wild = t.Observe(tcp.ChannelFrom(local), actors.Handler{Message: data})
 	t.Observe(ds.RecordPattern(tcp.LabelWritable, ds.CaptureAny, local, ds.CaptureAny), actors.Handler{
 		Message: func(t *actors.Turn, m ds.Record) {
 			w := m.(*tcp.Writable)
@@ -156,9 +155,12 @@ func (l *Lib) bootListener(t *actors.Turn, ln *listener, ls *socket) {
 			for _, set := range opts.tcpSets(remoteRec, localRec) {
 				t.Send(set)
 			}
-			l.notify()
+			ls.changed()
 		},
 	})
+	// Last: the wildcard interest opens the port, and the observations
+	// commit in order — connections must find us already listening.
+	ln.wild = t.Observe(tcp.ChannelFrom(local), actors.Handler{Message: data})
 }
 
 // dropConn forgets an accepted connection whose socket closed: its lease

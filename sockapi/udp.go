@@ -81,6 +81,8 @@ func (l *Lib) bootUDP(t *actors.Turn, s *socket, u *udpSock, port uint16, id ds.
 			},
 		})
 	}
+	// Last: the interest that binds the port (observations commit in
+	// order, so the binding finds us listening).
 	t.Observe(pat, actors.Handler{
 		Message: func(t *actors.Turn, m ds.Record) {
 			ch := m.(*ip.UDPChannel)
