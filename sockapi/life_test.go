@@ -161,8 +161,9 @@ func TestStreamCalls(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		l.mu.Lock()
-		s := l.socks[fd]
-		t.Fatalf("WAITALL read stuck with %q buffered, %d calls waiting", s.rbuf, l.waiting.Load())
+		buffered := fmt.Sprintf("%q", l.socks[fd].rbuf)
+		l.mu.Unlock()
+		t.Fatalf("WAITALL read stuck with %s buffered, %d calls waiting", buffered, l.waiting.Load())
 	}
 	if n, err := l.Send(fd, [][]byte{[]byte("wr"), []byte("itev")}, unix.MSG_NOSIGNAL, netip.AddrPort{}); n != 6 || err != nil {
 		t.Fatalf("writev = %d, %v", n, err)
@@ -297,8 +298,9 @@ func TestRealClock(t *testing.T) {
 		must(t, "write", err)
 	case <-time.After(10 * time.Second):
 		l.mu.Lock()
-		s := l.socks[fd]
-		t.Fatalf("write stuck: state %v, credit %d", s.state, s.credit)
+		state, credit := l.socks[fd].state, l.socks[fd].credit
+		l.mu.Unlock()
+		t.Fatalf("write stuck: state %v, credit %d", state, credit)
 	}
 	for {
 		s := next(t, l, 5*time.Second)
