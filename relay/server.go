@@ -316,6 +316,12 @@ func (s *Server) gateReceive(ctx actor.Context) {
 		refuse("bad reply address", false)
 		return
 	}
+	if strings.HasPrefix(s.cfg.Listen, "unix:") && raddr.Net != "unix" {
+		// A client on this machine is reached on a socket of its own: the
+		// stack never dials network addresses a unix client names.
+		refuse("a client of a unix link must listen on a unix socket", false)
+		return
+	}
 	if (raddr.Net != "unix" && len(h.Pin) == 0) || len(h.Secret) < 16 {
 		refuse("a reply address needs a secret, and a TCP one a certificate pin", false)
 		return
