@@ -13,6 +13,8 @@ import (
 	"netspace/actors"
 	"netspace/client"
 	ds "netspace/dataspace"
+	"netspace/dns"
+	"netspace/ip"
 	"netspace/relay"
 	"netspace/relay/wire"
 	"netspace/tcp"
@@ -232,4 +234,37 @@ func TestClientDeathRetracts(t *testing.T) {
 	client.KillForTest(c)
 	waitFor(t, 3*time.Second, "the retraction", func() bool { return h.sys.Count(rec) == 0 })
 	t.Logf("retracted %v after the client died", time.Since(start).Round(time.Millisecond))
+}
+
+// TestUDPAndDNSRecords: a datagram sent by a remote actor reaches the
+// stack as the typed records the UDP actor type-asserts (nested
+// *ip.UDPAddress included), and a dns-answer asserted in the stack
+// reaches a remote observer with its captures.
+func TestUDPAndDNSRecords(t *testing.T) {
+	h := newHarness(t, 3*time.Second)
+	got := &events{}
+	h.sys.Spawn("stack-side", func(t *actors.Turn) {
+		t.Assert(&dns.Answer{Name: "www.test", Type: 1, Value: ds.Addr(netip.MustParseAddr("192.0.2.80"))})
+		t.Observe(ds.RecordPattern(ip.LabelUDPChannel, ds.Discard, ds.Discard, ds.Discard), actors.Handler{
+			Message: func(t *actors.Turn, m ds.Record) {
+				u := m.(*ip.UDPChannel)
+				if dst, ok := u.Dst.(*ip.UDPAddress); ok && dst.Port == 53 && string(u.Body) == "query" {
+					got.add("udp")
+				}
+			},
+		})
+	})
+	c := h.dial(t, tokenAll)
+	c.Spawn("remote", func(t *client.Turn) {
+		t.Observe(dns.AnswerPattern("www.test", 1), client.Handler{
+			Added: func(t *client.Turn, caps []ds.Value) {
+				if caps[0].AsAddr() == netip.MustParseAddr("192.0.2.80") {
+					got.add("dns")
+				}
+			},
+		})
+		t.Send(&ip.UDPChannel{Src: &ip.UDPHandle{ID: ds.String(t.Conn().HandleID("q"))},
+			Dst: &ip.UDPAddress{Host: netip.MustParseAddr("192.0.2.53"), Port: 53}, Body: []byte("query")})
+	})
+	waitFor(t, 5*time.Second, "udp and dns records", func() bool { return got.has("udp") && got.has("dns") })
 }
