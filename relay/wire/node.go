@@ -281,14 +281,16 @@ func (s *checkedStream) checkBatch(b *remote.MessageBatch) error {
 			return errors.New("frame too large")
 		}
 		t := b.Targets[e.Target]
-		if t.Address != s.g.node.Addr {
-			return fmt.Errorf("target address %q is not this node", t.Address)
-		}
 		if s.g.accept != nil {
 			if err := s.g.accept(s.id, t.Id); err != nil {
 				return err
 			}
 		}
+	}
+	// Whatever address the peer dialled us by (a TCP node listening on
+	// 0.0.0.0 has many), its messages are for this node: never relayed.
+	for _, t := range b.Targets {
+		t.Address = s.g.node.Addr
 	}
 	for _, p := range b.Senders {
 		if p == nil {

@@ -220,8 +220,9 @@ func (c *Creds) ServerHandshake(raw net.Conn) (net.Conn, credentials.AuthInfo, e
 		id, ok = c.Check(string(tok))
 	}
 	if !ok {
+		err := refuse("wrong token") // counted before the client can hear it
 		conn.Write([]byte{verdictNo})
-		return nil, nil, refuse("wrong token")
+		return nil, nil, err
 	}
 	if _, err := conn.Write([]byte{verdictOK}); err != nil {
 		return nil, nil, refuse("answer: " + err.Error())
