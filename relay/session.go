@@ -36,6 +36,7 @@ type session struct {
 	sent     atomic.Uint64
 	acked    atomic.Uint64
 	pending  atomic.Int64 // injected turns not yet run
+	refusals atomic.Uint64
 	dead     atomic.Bool
 	timer    *time.Timer
 
@@ -176,7 +177,12 @@ func (ss *session) receive(ctx actor.Context) {
 // client is told.
 func (ss *session) refuseTurn(id uint64, reason string) {
 	ss.srv.c.refusedTurns.Add(1)
-	ss.log.Warn("actor link: turn refused", zap.Uint64("actor", id), zap.String("reason", reason))
+	// Logged, but not without bound: the first few of a session, then
+	// one in a thousand (all are counted).
+	if n := ss.refusals.Add(1); n <= 10 || n%1000 == 0 {
+		ss.log.Warn("actor link: turn refused", zap.Uint64("actor", id), zap.String("reason", reason),
+			zap.Uint64("refusals", n))
+	}
 	if id == 0 {
 		return
 	}
