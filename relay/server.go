@@ -239,14 +239,21 @@ func (s *Server) Counters() Counters {
 	}
 }
 
+// Refusals are all counted; the first ten of each kind are logged, then
+// one in a thousand, so a peer cannot flood the log.
+func logSome(n uint64) bool { return n <= 10 || n%1000 == 0 }
+
 func (s *Server) refusedConn(remote net.Addr, reason string) {
-	s.c.refusedConns.Add(1)
-	s.log.Warn("actor link: connection refused", zap.Stringer("from", remote), zap.String("reason", reason))
+	if n := s.c.refusedConns.Add(1); logSome(n) {
+		s.log.Warn("actor link: connection refused", zap.Stringer("from", remote), zap.String("reason", reason),
+			zap.Uint64("refusals", n))
+	}
 }
 
 func (s *Server) refusedMessage(reason string) {
-	s.c.refusedMessages.Add(1)
-	s.log.Warn("actor link: message refused", zap.String("reason", reason))
+	if n := s.c.refusedMessages.Add(1); logSome(n) {
+		s.log.Warn("actor link: message refused", zap.String("reason", reason), zap.Uint64("refusals", n))
+	}
 }
 
 // accept lets a connection authenticated as cred reach the gate and the
@@ -291,14 +298,16 @@ func (s *Server) gateReceive(ctx actor.Context) {
 	f, err := wire.Decode(frame, wire.DefaultRegistry)
 	h, ok := f.(*wire.Hello)
 	if err != nil || !ok {
-		s.c.refusedHellos.Add(1)
-		s.log.Warn("actor link: bad hello", zap.Error(err))
+		if n := s.c.refusedHellos.Add(1); logSome(n) {
+			s.log.Warn("actor link: bad hello", zap.Error(err))
+		}
 		return
 	}
 	reply := actor.NewPID(h.Reply, h.ReplyID)
 	refuse := func(reason string, known bool) {
-		s.c.refusedHellos.Add(1)
-		s.log.Warn("actor link: hello refused", zap.String("client", h.Name), zap.String("reason", reason))
+		if n := s.c.refusedHellos.Add(1); logSome(n) {
+			s.log.Warn("actor link: hello refused", zap.String("client", h.Name), zap.String("reason", reason))
+		}
 		if known {
 			if b, err := wire.Encode(&wire.Refused{Reason: reason}); err == nil {
 				ctx.Send(reply, wire.Wrap(b))

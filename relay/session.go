@@ -177,9 +177,7 @@ func (ss *session) receive(ctx actor.Context) {
 // client is told.
 func (ss *session) refuseTurn(id uint64, reason string) {
 	ss.srv.c.refusedTurns.Add(1)
-	// Logged, but not without bound: the first few of a session, then
-	// one in a thousand (all are counted).
-	if n := ss.refusals.Add(1); n <= 10 || n%1000 == 0 {
+	if n := ss.refusals.Add(1); logSome(n) {
 		ss.log.Warn("actor link: turn refused", zap.Uint64("actor", id), zap.String("reason", reason),
 			zap.Uint64("refusals", n))
 	}
