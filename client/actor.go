@@ -9,6 +9,7 @@ import (
 	"netspace/actors"
 	ds "netspace/dataspace"
 	"netspace/relay/wire"
+	"netspace/tcp"
 
 	"go.uber.org/zap"
 )
@@ -218,7 +219,7 @@ func (a *Actor) run(lt *actors.Turn, fn func(*Turn)) {
 		if !a.announced {
 			b.Name = a.name
 		}
-		frame, err := wire.Encode(b)
+		frames, err := wire.EncodeBatch(b)
 		if err != nil {
 			a.conn.log.Warn("actor turn not sendable; stopping the actor", zap.String("actor", a.name), zap.Error(err))
 			a.mu.Lock()
@@ -228,7 +229,9 @@ func (a *Actor) run(lt *actors.Turn, fn func(*Turn)) {
 			return
 		}
 		a.announced = true
-		a.conn.node.Sys.Root.Send(a.conn.session, wire.Wrap(frame))
+		for _, f := range frames {
+			a.conn.node.Sys.Root.Send(a.conn.session, wire.Wrap(f))
+		}
 	}
 	for i := range t.ops {
 		t.ops[i] = wire.Op{}
@@ -303,9 +306,22 @@ func (t *Turn) Replace(h Handle, r ds.Record) Handle {
 // Send sends the message m in the stack at the end of this turn. Only
 // the user-level messages of tcp and udp may be sent, as the stack's
 // allow-list for this client permits.
+//
+// A tcp-channel message larger than a link frame holds crosses as several
+// (a byte stream may be cut anywhere), in the same turn.
 func (t *Turn) Send(m ds.Record) {
+	if ch, ok := m.(*tcp.Channel); ok && len(ch.Data) > sendChunk {
+		for off := 0; off < len(ch.Data); off += sendChunk {
+			piece := &tcp.Channel{Src: ch.Src, Dst: ch.Dst, Data: ch.Data[off:min(off+sendChunk, len(ch.Data))]}
+			t.ops = append(t.ops, wire.Op{Kind: wire.OpSend, Record: piece})
+		}
+		return
+	}
 	t.ops = append(t.ops, wire.Op{Kind: wire.OpSend, Record: m})
 }
+
+// sendChunk is the most stream data one action carries.
+const sendChunk = 128 << 10
 
 // Observe asserts interest in p in the stack and routes matching events
 // to h in later turns of this actor; a new observation is first told

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,7 +21,6 @@ import (
 	"netspace/tcp"
 
 	"go.uber.org/zap"
-	"go.uber.org/zap/zaptest"
 )
 
 const (
@@ -44,7 +44,7 @@ func newHarness(t testing.TB, heartbeat time.Duration) *harness {
 		t.Fatal(err)
 	}
 	addr := "unix:" + filepath.Join(t.TempDir(), "link.sock")
-	log := zaptest.NewLogger(t)
+	log := testLogger(t)
 	if _, bench := t.(*testing.B); bench {
 		log = zap.NewNop()
 	}
@@ -267,4 +267,55 @@ func TestUDPAndDNSRecords(t *testing.T) {
 			Dst: &ip.UDPAddress{Host: netip.MustParseAddr("192.0.2.53"), Port: 53}, Body: []byte("query")})
 	})
 	waitFor(t, 5*time.Second, "udp and dns records", func() bool { return got.has("udp") && got.has("dns") })
+}
+
+// TestLargeTurns: a turn larger than a link frame (many messages, and a
+// message larger than a frame) crosses whole and in order, both ways.
+func TestLargeTurns(t *testing.T) {
+	h := newHarness(t, 3*time.Second)
+	var got atomic.Int64
+	var bad atomic.Bool
+	peer := &tcp.Address{Host: netip.MustParseAddr("192.0.2.1"), Port: 1}
+	me := &tcp.Listener{Port: 8000}
+	h.sys.Spawn("stack-side", func(t *actors.Turn) {
+		next := byte(0)
+		t.Observe(ds.RecordPattern(tcp.LabelChannel, tcp.ListenerPattern(8000), ds.Discard, ds.Discard), actors.Handler{
+			Message: func(t *actors.Turn, m ds.Record) {
+				for _, b := range m.(*tcp.Channel).Data {
+					if b != next {
+						bad.Store(true)
+					}
+					next++
+				}
+				got.Add(int64(len(m.(*tcp.Channel).Data)))
+			},
+		})
+		// And a large message the other way (a connection hands over all
+		// it has read at once).
+		t.Send(&tcp.Channel{Src: peer, Dst: me, Data: make([]byte, 1<<20)})
+	})
+	c := h.dial(t, tokenAll)
+	var back atomic.Int64
+	stream := make([]byte, 3<<20)
+	for i := range stream {
+		stream[i] = byte(i)
+	}
+	c.Spawn("big", func(t *client.Turn) {
+		t.Observe(ds.RecordPattern(tcp.LabelChannel, ds.Discard, tcp.ListenerPattern(8000), ds.Discard), client.Handler{
+			Message: func(t *client.Turn, m ds.Record) { back.Add(int64(len(m.(*tcp.Channel).Data))) },
+		})
+		// 2 MiB as 64 KiB messages, then 1 MiB in one: one turn.
+		for off := 0; off < 2<<20; off += 64 << 10 {
+			t.Send(&tcp.Channel{Src: me, Dst: peer, Data: stream[off : off+64<<10]})
+		}
+		t.Send(&tcp.Channel{Src: me, Dst: peer, Data: stream[2<<20:]})
+	})
+	waitFor(t, 10*time.Second, "3 MiB in one turn", func() bool { return got.Load() == 3<<20 })
+	if bad.Load() {
+		t.Fatal("the stream arrived out of order")
+	}
+	// The stack's 1 MiB message was sent before the client observed, so
+	// it is not heard; a second one is.
+	h.sys.Spawn("again", func(t *actors.Turn) { t.Send(&tcp.Channel{Src: peer, Dst: me, Data: make([]byte, 1<<20)}) })
+	waitFor(t, 10*time.Second, "1 MiB message from the stack", func() bool { return back.Load() == 1<<20 })
 }

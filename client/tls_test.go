@@ -15,8 +15,6 @@ import (
 	"netspace/relay"
 	"netspace/relay/wire"
 	"netspace/tcp"
-
-	"go.uber.org/zap/zaptest"
 )
 
 // TestTCPLinkWithTLS runs the link over TCP on the loopback: TLS with
@@ -37,7 +35,7 @@ func TestTCPLinkWithTLS(t *testing.T) {
 		Listen:      "tcp:127.0.0.1:0",
 		Credentials: []relay.Credential{{Name: "all", Token: tokenAll}},
 		CertFile:    cert, KeyFile: key,
-		Logger: zaptest.NewLogger(t),
+		Logger: testLogger(t),
 	})
 	if err != nil {
 		t.Fatal(err)

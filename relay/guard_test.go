@@ -12,7 +12,6 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/remote"
-	"go.uber.org/zap/zaptest"
 	"google.golang.org/grpc"
 )
 
@@ -55,7 +54,7 @@ func TestGuardRefusesHostileMessages(t *testing.T) {
 	sys := actors.NewSystem()
 	addr := "unix:" + filepath.Join(t.TempDir(), "link.sock")
 	srv, err := Start(sys, Config{Listen: addr, Credentials: []Credential{{Name: "c", Token: testToken}},
-		Logger: zaptest.NewLogger(t)})
+		Logger: testLogger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

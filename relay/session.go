@@ -40,6 +40,10 @@ type session struct {
 	dead     atomic.Bool
 	timer    *time.Timer
 
+	// Owned by the session's protoactor goroutine.
+	partials     map[uint64]*partial
+	partialBytes int
+
 	mu      sync.Mutex // guards proxies
 	proxies map[uint64]*proxy
 	dropped uint64 // proxy drops of proxies that have stopped
@@ -159,7 +163,9 @@ func (ss *session) receive(ctx actor.Context) {
 	}
 	switch f := f.(type) {
 	case *wire.Batch:
-		ss.batch(f)
+		if f = ss.reassemble(f, len(frame)); f != nil {
+			ss.batch(f)
+		}
 	case *wire.Heartbeat:
 		if f.Acked > ss.acked.Load() && f.Acked <= ss.sent.Load() {
 			ss.acked.Store(f.Acked)
@@ -195,6 +201,47 @@ func (ss *session) refuseTurn(id uint64, reason string) {
 		p.actor.Stop()
 	}
 	ss.send(&wire.ActorEnd{Actor: id, Reason: "refused: " + reason})
+}
+
+// maxPartialBytes bounds the frames of unfinished turns a session holds.
+const maxPartialBytes = 2 * wire.MaxTurnBytes
+
+// partial is a turn whose batches have not all arrived.
+type partial struct {
+	name  string
+	ops   []wire.Op
+	bytes int
+}
+
+// reassemble collects the batches of a turn too large for one frame; it
+// returns the whole turn once its last batch has arrived, else nil.
+func (ss *session) reassemble(b *wire.Batch, size int) *wire.Batch {
+	pt := ss.partials[b.Actor]
+	if pt == nil && !b.More {
+		return b
+	}
+	if pt == nil {
+		if ss.partials == nil {
+			ss.partials = map[uint64]*partial{}
+		}
+		pt = &partial{name: b.Name}
+		ss.partials[b.Actor] = pt
+	}
+	pt.ops = append(pt.ops, b.Ops...)
+	pt.bytes += size
+	ss.partialBytes += size
+	if pt.bytes > wire.MaxTurnBytes || len(pt.ops) > 16*wire.MaxOps || ss.partialBytes > maxPartialBytes {
+		ss.partialBytes -= pt.bytes
+		delete(ss.partials, b.Actor)
+		ss.refuseTurn(b.Actor, "turn too large")
+		return nil
+	}
+	if b.More {
+		return nil
+	}
+	ss.partialBytes -= pt.bytes
+	delete(ss.partials, b.Actor)
+	return &wire.Batch{Actor: b.Actor, Name: pt.name, Ops: pt.ops}
 }
 
 // check applies the credential's allow-list and the limits to a turn.
@@ -347,6 +394,9 @@ func (p *proxy) handler(sub uint64) actors.Handler {
 	}
 }
 
+// eventChunk is the most stream data one event carries.
+const eventChunk = 128 << 10
+
 // event sends one event to the client. Messages count against the
 // client's window: past it they are dropped and counted, and a TCP
 // connection whose data is dropped is aborted rather than left with a
@@ -354,6 +404,16 @@ func (p *proxy) handler(sub uint64) actors.Handler {
 // and bounded by what the dataspace holds).
 func (ss *session) event(t *actors.Turn, ev *wire.Event) {
 	if ss.dead.Load() {
+		return
+	}
+	// A connection hands its user all it has read in one message (up to
+	// its receive buffer); a stream may be cut anywhere, so it crosses
+	// in pieces that fit a frame.
+	if ch, ok := ev.Msg.(*tcp.Channel); ok && len(ch.Data) > eventChunk {
+		for off := 0; off < len(ch.Data); off += eventChunk {
+			piece := &tcp.Channel{Src: ch.Src, Dst: ch.Dst, Data: ch.Data[off:min(off+eventChunk, len(ch.Data))]}
+			ss.event(t, &wire.Event{Actor: ev.Actor, Sub: ev.Sub, Kind: ev.Kind, Msg: piece})
+		}
 		return
 	}
 	b, err := wire.Encode(ev)

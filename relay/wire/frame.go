@@ -72,11 +72,68 @@ type Op struct {
 }
 
 // Batch is one turn of a remote actor: its actions, to be committed
-// together by the actor's proxy in the stack.
+// together by the actor's proxy in the stack. A turn too large for one
+// frame travels as several batches, all but the last with More set; the
+// receiver commits them together once the last has arrived.
 type Batch struct {
 	Actor uint64
 	Name  string // the actor's name, on its first batch (which spawns its proxy)
+	More  bool   // the turn goes on in the next batch of this actor
 	Ops   []Op
+}
+
+// MaxTurnBytes bounds the frames of one turn, all its batches together.
+const MaxTurnBytes = 16 << 20
+
+// EncodeBatch returns the frames of a turn: one batch, or several when
+// its actions do not fit one frame.
+func EncodeBatch(b *Batch) ([][]byte, error) {
+	var frames [][]byte
+	total := 0
+	var ops []byte // encoded ops of the frame being filled
+	n := 0
+	flush := func(more bool) {
+		f := append(make([]byte, 0, len(ops)+32), Version, kindBatch)
+		f = binary.AppendUvarint(f, b.Actor)
+		name := ""
+		if len(frames) == 0 {
+			name = b.Name
+		}
+		f = appendString(f, name)
+		f = append(f, boolByte(more))
+		f = binary.AppendUvarint(f, uint64(n))
+		f = append(f, ops...)
+		frames = append(frames, f)
+		total += len(f)
+		ops, n = ops[:0], 0
+	}
+	var scratch []byte
+	for i := range b.Ops {
+		var err error
+		if scratch, err = appendOp(scratch[:0], &b.Ops[i]); err != nil {
+			return nil, err
+		}
+		if len(scratch)+64+len(b.Name) > MaxFrame {
+			return nil, fmt.Errorf("wire: one action of %d bytes is over the frame limit", len(scratch))
+		}
+		if n > 0 && (len(ops)+len(scratch)+64+len(b.Name) > MaxFrame || n == MaxOps) {
+			flush(true)
+		}
+		ops = append(ops, scratch...)
+		n++
+	}
+	flush(false)
+	if total > MaxTurnBytes {
+		return nil, fmt.Errorf("wire: a turn of %d bytes is over the limit of %d", total, MaxTurnBytes)
+	}
+	return frames, nil
+}
+
+func boolByte(b bool) byte {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // Event kinds.
@@ -133,6 +190,7 @@ func AppendFrame(b []byte, f any) ([]byte, error) {
 		b = append(b, Version, kindBatch)
 		b = binary.AppendUvarint(b, f.Actor)
 		b = appendString(b, f.Name)
+		b = append(b, boolByte(f.More))
 		b = binary.AppendUvarint(b, uint64(len(f.Ops)))
 		for i := range f.Ops {
 			if b, err = appendOp(b, &f.Ops[i]); err != nil {
@@ -221,6 +279,13 @@ func Decode(b []byte, reg *Registry) (any, error) {
 		f = &Refused{Reason: d.String()}
 	case kindBatch:
 		bt := &Batch{Actor: d.Uvarint(), Name: d.String()}
+		switch d.Byte() {
+		case 0:
+		case 1:
+			bt.More = true
+		default:
+			d.fail("bad batch flags")
+		}
 		n := d.Count(MaxOps)
 		if d.err == nil {
 			bt.Ops = make([]Op, n)

@@ -217,3 +217,50 @@ func TestParseAddr(t *testing.T) {
 		}
 	}
 }
+
+func TestEncodeBatchSplits(t *testing.T) {
+	data := make([]byte, 200<<10)
+	b := &Batch{Actor: 9, Name: "big"}
+	for i := 0; i < 10; i++ {
+		b.Ops = append(b.Ops, Op{Kind: OpSend, Record: &tcp.Channel{Src: &tcp.Listener{Port: 1}, Dst: &tcp.Listener{Port: 2}, Data: data}})
+	}
+	frames, err := EncodeBatch(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(frames) < 5 {
+		t.Fatalf("2 MB of actions in %d frames", len(frames))
+	}
+	var ops []Op
+	for i, f := range frames {
+		if len(f) > MaxFrame {
+			t.Fatalf("frame %d: %d bytes", i, len(f))
+		}
+		g, err := Decode(f, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bt := g.(*Batch)
+		if bt.More != (i < len(frames)-1) || (i == 0) != (bt.Name == "big") || bt.Actor != 9 {
+			t.Fatalf("frame %d: more %v name %q actor %d", i, bt.More, bt.Name, bt.Actor)
+		}
+		ops = append(ops, bt.Ops...)
+	}
+	if len(ops) != 10 {
+		t.Fatalf("%d ops after reassembly", len(ops))
+	}
+	// One turn over the limit is refused.
+	huge := &Batch{Actor: 1}
+	for i := 0; i < MaxTurnBytes/len(data)+2; i++ {
+		huge.Ops = append(huge.Ops, b.Ops[0])
+	}
+	if _, err := EncodeBatch(huge); err == nil {
+		t.Fatal("a turn over MaxTurnBytes encoded")
+	}
+	// A small turn is one frame, the same as Encode's.
+	one, _ := EncodeBatch(&Batch{Actor: 2, Name: "x", Ops: b.Ops[:0]})
+	direct, _ := Encode(&Batch{Actor: 2, Name: "x"})
+	if len(one) != 1 || !bytes.Equal(one[0], direct) {
+		t.Fatal("a small turn differs from Encode's frame")
+	}
+}
