@@ -41,6 +41,10 @@ type Config struct {
 	// caller gives no timeout of its own [10 s of real time; with Warp,
 	// 3 h of test-clock time, past TCP's default keepalive idle].
 	RecvTimeout time.Duration
+	// DrainTimeout bounds how long Stop waits for the connections of
+	// closed sockets to deliver what was written to them [10 s; none with
+	// Warp, whose clock would not move; < 0: none].
+	DrainTimeout time.Duration
 	// Start is the test clock's first reading [2025-01-01 00:00:00 UTC].
 	Start time.Time
 	// Seed seeds the stack's randomness [0: random; a fixed default with
@@ -68,6 +72,7 @@ var defaultStart = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 //	noopt               no SACK, timestamps or window scaling
 //	rfc5961=1 syncookies=1   always on; 0 is refused
 //	rxtimeout=MS        how long netdev_receive waits [10000; warp 3 h]
+//	drain=MS            how long stopping waits for closed connections [10000; warp 0]
 //	seed=N              randomness seed
 //
 // An unknown key or a bad value is an error naming it.
@@ -155,6 +160,15 @@ func ParseFlags(s string) (Config, error) {
 				return bad("want milliseconds, 1 to 86400000")
 			}
 			cfg.RecvTimeout = time.Duration(n) * time.Millisecond
+		case "drain":
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 || n > 3600*1000 {
+				return bad("want milliseconds, 0 to 3600000")
+			}
+			cfg.DrainTimeout = time.Duration(n) * time.Millisecond
+			if n == 0 {
+				cfg.DrainTimeout = -1
+			}
 		case "seed":
 			n, err := strconv.ParseUint(v, 0, 64)
 			if err != nil {

@@ -132,7 +132,9 @@ func (l *Lib) bootActive(t *actors.Turn, s *socket, to netip.AddrPort, id ds.Val
 			}
 			if failed {
 				t.Stop() // the failed connection goes with our interest
+				return
 			}
+			l.finishDrain(t, s)
 		},
 	})
 	// Last: interest in the data opens the connection, and the

@@ -32,10 +32,11 @@ type Lib struct {
 	// call sleeps before they act).
 	waiting atomic.Int64
 
-	mu      sync.Mutex // guards everything below and every socket's state
-	changed chan struct{}
-	closed  bool
-	socks   map[int]*socket
+	mu       sync.Mutex // guards everything below and every socket's state
+	changed  chan struct{}
+	closed   bool
+	socks    map[int]*socket
+	draining int // closed sockets whose connections have not finished
 }
 
 // Open starts a stack as cfg says and returns its (empty) socket table.
@@ -63,6 +64,9 @@ func Open(cfg Config) (*Lib, error) {
 		if cfg.Warp {
 			cfg.RecvTimeout = 3 * time.Hour
 		}
+	}
+	if cfg.DrainTimeout == 0 && !cfg.Warp {
+		cfg.DrainTimeout = 10 * time.Second
 	}
 	if cfg.Warp && cfg.Seed == 0 {
 		cfg.Seed = 0x6e657473 // "nets": runs on the test clock repeat
@@ -136,13 +140,20 @@ func otherHost(p netip.Prefix) netip.Addr {
 }
 
 // Stop closes every socket (their descriptors too), stops the stack and
-// wakes every blocked call, which returns EBADF. It is safe to call
-// twice.
+// wakes every blocked call, which returns EBADF. It first waits, up to
+// Config.DrainTimeout, for the connections of sockets already closed to
+// finish delivering what was written to them. It is safe to call twice.
 func (l *Lib) Stop() error {
 	l.mu.Lock()
 	if l.closed {
 		l.mu.Unlock()
 		return nil
+	}
+	// Closed connections deliver what was written to them first, for a
+	// while (a program's last reply must not die with it).
+	dl := time.Now().Add(l.cfg.DrainTimeout)
+	for l.draining > 0 && time.Now().Before(dl) {
+		l.waitSlice(time.Time{}, 10*time.Millisecond)
 	}
 	l.closed = true
 	for fd, s := range l.socks {

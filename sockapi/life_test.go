@@ -330,3 +330,56 @@ func (b *syncBuf) String() string {
 	defer b.mu.Unlock()
 	return string(b.b)
 }
+
+// TestClosedConnectionsDrain: a closed socket's connection goes on until
+// it has finished, and Stop waits for it.
+func TestClosedConnectionsDrain(t *testing.T) {
+	cfg, _ := ParseFlags("local=192.0.2.2/24,gateway=192.0.2.1,clock=real,drain=5000")
+	l, err := Open(cfg)
+	must(t, "open", err)
+	defer l.Stop()
+	fd, _ := l.Socket(unix.AF_INET, unix.SOCK_STREAM, 0)
+	done := make(chan error, 1)
+	go func() { done <- l.Connect(fd, netip.AddrPortFrom(peerIP, 80)) }()
+	syn := next(t, l, 5*time.Second)
+	inject(t, l, seg{sport: 80, dport: syn.sport, flags: fSYN | fACK, seq: 5000, ack: syn.seq + 1, opts: synOpts(7, tsvalOf(t, syn))})
+	must(t, "connect", <-done)
+	if n, err := l.Write(fd, []byte("last words")); n != 10 || err != nil {
+		t.Fatalf("write = %d, %v", n, err)
+	}
+	must(t, "close", l.Close(fd))
+	draining := func() int {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return l.draining
+	}
+	if d := draining(); d != 1 {
+		t.Fatalf("draining %d after close, want 1", d)
+	}
+	stopped := make(chan error, 1)
+	go func() { stopped <- l.Stop() }()
+	waitFor(t, "Stop to wait for the connection", func() bool { return l.waiting.Load() == 1 })
+	// The data and the FIN still go out, and are acknowledged.
+	var fin seg
+	for !fin.flags.Has(fFIN) {
+		fin = next(t, l, 5*time.Second)
+	}
+	if fin.seq != syn.seq+11 {
+		t.Fatalf("FIN at seq +%d, want +11 (after the data)", fin.seq-syn.seq)
+	}
+	select {
+	case err := <-stopped:
+		t.Fatalf("Stop returned (%v) before the connection finished", err)
+	default:
+	}
+	inject(t, l, seg{sport: 80, dport: syn.sport, flags: fACK | fFIN, seq: 5001, ack: syn.seq + 12, opts: tsOpts(9, 0)})
+	select {
+	case err := <-stopped:
+		must(t, "stop", err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("Stop still waits after the connection finished")
+	}
+	if d := draining(); d != 0 {
+		t.Fatalf("draining %d after the connection finished", d)
+	}
+}

@@ -130,6 +130,9 @@ func (l *Lib) bootListener(t *actors.Turn, ln *listener, ls *socket) {
 			defer l.mu.Unlock()
 			if c := ln.conns[r]; c != nil {
 				c.setConnState(st)
+				l.mu.Unlock()
+				l.finishDrain(t, c)
+				l.mu.Lock()
 				return
 			}
 			if st != tcp.StateEstablished || ln.closed {
@@ -163,25 +166,22 @@ func (l *Lib) bootListener(t *actors.Turn, ln *listener, ls *socket) {
 	ln.wild = t.Observe(tcp.ChannelFrom(local), actors.Handler{Message: data})
 }
 
-// dropConn forgets an accepted connection whose socket closed: its lease
-// ends, and with it the connection (FIN, or RST as already sent).
-func (l *Lib) dropConn(ln *listener, c *socket) {
-	l.run(func() {
-		ln.actor.Inject(func(t *actors.Turn) {
-			l.mu.Lock()
-			defer l.mu.Unlock()
-			if ln.conns[c.remote] == c {
-				delete(ln.conns, c.remote)
-			}
-			if c.lease != nil {
-				t.Unobserve(c.lease)
-				c.lease = nil
-			}
-			if ln.closed && len(ln.conns) == 0 {
-				t.Stop()
-			}
-		})
-	})
+// forgetConn forgets an accepted connection (a turn of its listener's
+// actor): its lease ends, and the actor with the last one once the
+// listening socket has closed.
+func (l *Lib) forgetConn(t *actors.Turn, ln *listener, c *socket) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if ln.conns[c.remote] == c {
+		delete(ln.conns, c.remote)
+	}
+	if c.lease != nil {
+		t.Unobserve(c.lease)
+		c.lease = nil
+	}
+	if ln.closed && len(ln.conns) == 0 {
+		t.Stop()
+	}
 }
 
 // stopListening closes the port of a listening socket: connections not

@@ -53,6 +53,7 @@ type socket struct {
 	rdShut, wrShut      bool
 	soErr               unix.Errno // pending error (SO_ERROR)
 	connectPending      bool       // a non-blocking connect's outcome is still to be told to Connect
+	draining            bool       // closed by the user; its connection has not finished
 	wmu                 sync.Mutex // one writer at a time (not under Lib.mu)
 
 	ln  *listener // a listening socket's listener
@@ -219,7 +220,10 @@ func (s *socket) takeErr() unix.Errno {
 }
 
 // release ends the stack side of a socket whose descriptor is gone
-// (without Lib.mu). discard skips lingering: the socket was forgotten
+// (without Lib.mu). The connection closes as close(2) closes it, and
+// drains in the background: it lets go of the connection once it has
+// finished (see finishDrain), as a kernel goes on sending what a closed
+// socket left queued. discard skips lingering: the socket was forgotten
 // (its descriptor closed with close(2)), not closed with Close.
 func (l *Lib) release(s *socket, discard bool) {
 	if s.typ == unix.SOCK_DGRAM {
@@ -227,7 +231,7 @@ func (l *Lib) release(s *socket, discard bool) {
 		return
 	}
 	l.mu.Lock()
-	state, actor, owner := s.state, s.actor, s.owner
+	state, actor := s.state, s.actor
 	unread := s.rlen > 0
 	s.rbuf, s.rlen = nil, 0
 	lg, nonblock := s.opts.linger, s.nonblock
@@ -248,18 +252,44 @@ func (l *Lib) release(s *socket, discard bool) {
 		how = tcp.CloseAbort
 	}
 	l.run(func() { actor.Send(&tcp.Close{Remote: remoteRec, Local: localRec, How: how}) })
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	if how == tcp.CloseBoth && lg.Onoff != 0 && !nonblock && !discard && state == stConnected {
 		// SO_LINGER: wait (up to the linger time) for the connection to
-		// finish before letting it go.
+		// finish.
 		dl := l.deadline(time.Duration(lg.Linger) * time.Second)
-		l.mu.Lock()
 		for !s.finished && !s.dead && l.wait(dl) {
 		}
-		l.mu.Unlock()
 	}
-	if owner != nil {
-		l.dropConn(owner, s)
+	if !s.draining {
+		s.draining = true
+		l.draining++
+	}
+	if s.finished || s.dead {
+		l.mu.Unlock()
+		l.run(func() { s.actor.Inject(func(t *actors.Turn) { l.finishDrain(t, s) }) })
+		l.mu.Lock()
+	}
+}
+
+// finishDrain lets go of a closed socket's connection once it has
+// finished (a turn of the actor that holds it). It is called for every
+// state change of a connection; it does nothing until the socket is
+// closed and the connection over.
+func (l *Lib) finishDrain(t *actors.Turn, s *socket) {
+	l.mu.Lock()
+	if !s.draining || !s.finished && !s.dead {
+		l.mu.Unlock()
 		return
 	}
-	l.run(func() { actor.Stop() })
+	s.draining = false
+	l.draining--
+	l.notify()
+	ln := s.owner
+	l.mu.Unlock()
+	if ln == nil {
+		t.Stop() // an active open's own actor
+		return
+	}
+	l.forgetConn(t, ln, s)
 }
