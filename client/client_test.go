@@ -319,3 +319,29 @@ func TestLargeTurns(t *testing.T) {
 	h.sys.Spawn("again", func(t *actors.Turn) { t.Send(&tcp.Channel{Src: peer, Dst: me, Data: make([]byte, 1<<20)}) })
 	waitFor(t, 10*time.Second, "1 MiB message from the stack", func() bool { return back.Load() == 1<<20 })
 }
+
+// TestStackGoneEndsClient: when the stack closes, the client's Done
+// closes and its actors stop, saying why.
+func TestStackGoneEndsClient(t *testing.T) {
+	h := newHarness(t, 3*time.Second)
+	c := h.dial(t, tokenAll)
+	stopped := make(chan struct{})
+	a := c.Spawn("waiter", func(t *client.Turn) {
+		t.OnStop(func() { close(stopped) })
+		t.Observe(ds.RecordPattern(tcp.LabelListening, ds.CaptureAny), client.Handler{})
+	})
+	h.srv.Close()
+	select {
+	case <-c.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("the client did not notice the stack closing")
+	}
+	select {
+	case <-stopped:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the actor did not stop")
+	}
+	if c.Err() == nil || a.Err() == nil {
+		t.Fatalf("errors: link %v, actor %v", c.Err(), a.Err())
+	}
+}
