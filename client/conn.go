@@ -94,7 +94,7 @@ type Conn struct {
 	welcome chan any
 
 	interval, timeout time.Duration
-	window            int
+	window            atomic.Int64 // the stack's send window (set once, read by the inbox)
 
 	received atomic.Uint64 // event bytes received
 	acked    atomic.Uint64 // the last count acknowledged
@@ -209,7 +209,8 @@ func Dial(ctx context.Context, addr string, creds Credentials, opts ...Option) (
 		switch f := f.(type) {
 		case *wire.Welcome:
 			c.session = actor.NewPID(a.Target(), f.Session)
-			c.prefix, c.interval, c.timeout, c.window = f.Prefix, f.Interval, f.Timeout, f.Window
+			c.prefix, c.interval, c.timeout = f.Prefix, f.Interval, f.Timeout
+			c.window.Store(int64(f.Window))
 		case *wire.Refused:
 			c.cleanup()
 			return nil, fmt.Errorf("client: the stack refused: %s", f.Reason)
@@ -372,7 +373,7 @@ func (c *Conn) receive(ctx actor.Context) {
 		default:
 		}
 	case *wire.Event:
-		if n := c.received.Add(uint64(len(frame))); c.window > 0 && n-c.acked.Load() > uint64(c.window/4) {
+		if n, w := c.received.Add(uint64(len(frame))), c.window.Load(); w > 0 && n-c.acked.Load() > uint64(w/4) {
 			c.ack()
 		}
 		if a := c.actor(f.Actor); a != nil {
