@@ -105,20 +105,24 @@ func (c *Conn) newActor(name string) *Actor {
 	a := &Actor{conn: c, id: c.nextID.Add(1), name: name, subs: map[uint64]*Subscription{},
 		stopped: make(chan struct{})}
 	a.turn.a = a
-	c.mu.Lock()
-	if c.Err() == nil {
-		c.actors[a.id] = a
-	} else {
-		a.ended, a.err = true, c.Err()
-	}
-	c.mu.Unlock()
 	return a
 }
 
-// boot is the actor's first turn: it also arranges its end.
+// boot is the actor's first turn: it joins the link's actors (so events
+// and the link's end reach it) and arranges its own end.
 func (a *Actor) boot(lt *actors.Turn, fn func(*Turn)) {
 	a.local = lt.Actor()
 	lt.OnStop(a.stoppedLocally)
+	c := a.conn
+	c.mu.Lock()
+	if err := c.Err(); err != nil {
+		a.mu.Lock()
+		a.ended, a.err = true, err
+		a.mu.Unlock()
+	} else {
+		c.actors[a.id] = a
+	}
+	c.mu.Unlock()
 	a.mu.Lock()
 	ended := a.ended
 	a.mu.Unlock()
