@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"netspace/client"
+	"netspace/relay/wire"
 	"netspace/test/nettest"
 )
 
@@ -487,5 +488,60 @@ func TestRemoteHTTP(t *testing.T) {
 		"http://"+stackAddr+":7050/echo?n=5000000")
 	if err != nil || string(got) != "5000000" {
 		t.Fatalf("curl /echo: %q %v\n%s", got, err, out.String())
+	}
+}
+
+// TestRemoteTCPLinkBinary runs the link over TCP with TLS, as between
+// machines: the stack listens on the namespace's loopback with
+// --actors-cert/--actors-key, and remote-echo, run in the namespace too,
+// trusts the certificate with --ca.
+func TestRemoteTCPLinkBinary(t *testing.T) {
+	nettest.RequireRoot(t)
+	netspaceBin := buildBin(t, "netspace/cmd/netspace")
+	echoBin := buildBin(t, "netspace/examples/remote-echo")
+	ns := nettest.NewNamespace(t)
+	ns.CreateTAP("tap0", kernelCIDR)
+	dir := t.TempDir()
+	certPEM, keyPEM, err := wire.SelfSigned([]string{"127.0.0.1"}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, key, tok := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem"), filepath.Join(dir, "token")
+	for p, b := range map[string][]byte{cert: certPEM, key: keyPEM, tok: []byte("tcp-link-token-0123456789\n")} {
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const link = "tcp:127.0.0.1:7400"
+	ns.Start(netspaceBin, "run", "--tap", "tap0", "--addr", stackAddr+"/24",
+		"--listen-actors", link, "--actors-token", tok, "--actors-cert", cert, "--actors-key", key)
+	// The link is up once its port takes connections.
+	waitFor(t, 20*time.Second, func() bool {
+		return ns.Do(func() error {
+			c, err := net.DialTimeout("tcp", "127.0.0.1:7400", time.Second)
+			if err == nil {
+				c.Close()
+			}
+			return err
+		}) == nil
+	}, func() string { return "the stack's TCP link did not open" })
+	out := new(syncBuffer)
+	cmd := exec.Command("ip", "netns", "exec", ns.Name(), echoBin, "--stack", link, "--token-file", tok,
+		"--ca", cert, "--port", "7401")
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	waitFor(t, 15*time.Second, func() bool { return strings.Contains(out.String(), "serving echo") },
+		func() string { return "remote-echo over TCP did not serve: " + out.String() })
+	ls := &linkStack{ns: ns}
+	c, err := ls.dial(7401)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := echoBulk(c, random(4<<20, 41)); err != nil {
+		t.Fatal(err)
 	}
 }
