@@ -20,6 +20,7 @@ import (
 	"net/netip"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -58,6 +59,15 @@ type hostile struct {
 // stack's Config first. No capture: floods would fill it.
 func newHostile(t *testing.T, configure func(*netspace.Config)) *hostile {
 	nettest.RequireRoot(t)
+	// The test's peak RSS, for docs/reliability.md: memory the runtime
+	// kept from earlier tests goes back first.
+	debug.FreeOSMemory()
+	resetPeakRSS()
+	t.Cleanup(func() {
+		if _, peak := rss(); peak > 0 {
+			figure(t, "peak RSS %s", mib(peak))
+		}
+	})
 	ns := nettest.NewNamespace(t)
 	ns.CreateTAP("tap0", kernelCIDR)
 	tap, err := ns.OpenTAP("tap0")
@@ -639,6 +649,11 @@ func rss() (now, peak uint64) {
 	}
 	return now, peak
 }
+
+// resetPeakRSS resets the process's VmHWM to its current RSS (Linux
+// clear_refs, value 5); without the right to, the peak stays the
+// process's.
+func resetPeakRSS() { os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }
 
 // mib formats bytes as MiB.
 func mib(b uint64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
