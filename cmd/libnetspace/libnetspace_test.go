@@ -131,6 +131,18 @@ func TestPacketdrillInterface(t *testing.T) {
 	}
 }
 
+// TestCErrors runs errtest, linked with -lnetspace: bad input to the C
+// API gets errno values, never a crash, and descriptors are real.
+func TestCErrors(t *testing.T) {
+	prog := compile(t, "errtest", true)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, prog).CombinedOutput()
+	if err != nil || !bytes.Contains(out, []byte("errtest: all checks passed")) {
+		t.Fatalf("errtest: %v\n%s", err, out)
+	}
+}
+
 // echoCheck writes data to c while reading the echo, half-closes, and
 // checks that exactly data came back.
 func echoCheck(c *net.TCPConn, data []byte) error {
