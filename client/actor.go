@@ -352,7 +352,9 @@ func (t *Turn) Unobserve(s *Subscription) {
 }
 
 // Spawn creates a remote actor whose first turn runs boot when this turn
-// has committed.
+// has committed. Unlike a local spawn, the child's first turn reaches the
+// stack after this turn's batch: interest the child declares is not yet
+// in place when this turn's messages arrive there.
 func (t *Turn) Spawn(name string, boot func(t *Turn)) *Actor {
 	child := t.a.conn.newActor(name)
 	child.local = t.lt.Spawn(name, func(lt *actors.Turn) { child.boot(lt, boot) })
