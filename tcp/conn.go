@@ -420,7 +420,7 @@ func (c *Conn) Close(now time.Time) {
 func (c *Conn) Abort(now time.Time) {
 	switch c.state {
 	case SynReceived, Established, FinWait1, FinWait2, CloseWait:
-		c.emit(now, Segment{Seq: c.sndMax, Flags: FlagRST}) // SND.NXT: see emitACK
+		c.emit(now, Segment{Seq: c.ctlSeq(), Flags: FlagRST})
 	}
 	c.finish(ErrAborted)
 }

@@ -295,7 +295,7 @@ func (c *Conn) inputData(now time.Time, s *Segment) {
 		}
 		if c.userClosed {
 			// Nobody will read it: reset (RFC 9293 §3.10.4, RFC 2525 §2.17).
-			c.emit(now, Segment{Seq: c.sndMax, Flags: FlagRST}) // SND.NXT: see emitACK
+			c.emit(now, Segment{Seq: c.ctlSeq(), Flags: FlagRST})
 			c.finish(ErrAborted)
 			return
 		}

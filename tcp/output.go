@@ -190,13 +190,24 @@ func (c *Conn) sendSYN(now time.Time, synack bool) {
 }
 
 // emitACK sends a bare ACK, <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> (RFC
-// 9293 §3.10.7.4). SND.NXT is snd.max here: sndNxt falls back to snd.una
-// for a go-back-N pass after a timeout, and an ACK numbered from there
-// lies below the peer's RCV.NXT when it already has that data — the peer
-// drops it, ACK field and all, as an old duplicate. Were both ends
-// retransmitting at once, neither would ever learn of the other's ACKs.
+// 9293 §3.10.7.4).
 func (c *Conn) emitACK(now time.Time) {
-	c.emit(now, Segment{Seq: c.sndMax, Flags: FlagACK})
+	c.emit(now, Segment{Seq: c.ctlSeq(), Flags: FlagACK})
+}
+
+// ctlSeq is the sequence number of a segment without text, an ACK or a
+// RST: RFC 9293's SND.NXT, which is snd.max here. sndNxt falls back to
+// snd.una for a go-back-N pass after a timeout, and an ACK numbered from
+// there lies below the peer's RCV.NXT when it already has that data: the
+// peer drops it, ACK field and all, as an old duplicate (were both ends
+// retransmitting at once, neither would learn of the other's ACKs). If
+// the peer has shrunk its window below snd.max, its right edge is used
+// instead, as Linux does, so that the peer still finds it acceptable.
+func (c *Conn) ctlSeq() Seq {
+	if right := c.sndUna.Add(int(c.sndWnd)); right.LessThan(c.sndMax) && c.state.synchronized() {
+		return right
+	}
+	return c.sndMax
 }
 
 // emit completes a segment of this connection — acknowledgment, window,

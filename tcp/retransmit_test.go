@@ -728,4 +728,15 @@ func TestRTOGoBackNAckCarriesSndMax(t *testing.T) {
 	s.expect("ACK seq=4001 len=1000")
 	s.c.Abort(s.now)
 	s.expect("RST seq=6001")
+
+	// A peer that shrank its window below SND.NXT: the ACK carries its
+	// right edge, which it still finds acceptable (as Linux does).
+	s = newScript(t, Config{NoDelay: true, NoDelayedAck: true, Congestion: "reno"})
+	s.established(mss1000)
+	s.c.Write(s.now, pattern(3000))
+	s.out()
+	shrunk := peerData(5001, 2001, 10)
+	shrunk.Window = 500
+	s.in(shrunk)
+	s.expect("ACK seq=2501 ack=5011 len=0")
 }
